@@ -1,0 +1,91 @@
+# ivy — top-level targets. The build itself is mk/build.mk, run once per variant.
+#   make               the library (static + shared + pkg-config) and the tools
+#   make check         installs missing packages, builds, runs every test (also under
+#                      ASan+UBSan and TSan), fuzz smoke runs and the format check
+#   make check-tsan    only the TSan run
+#   make bench         builds and runs every benchmark (JSON lines)
+#   make fuzz          builds the libFuzzer targets; FUZZ_TIME=seconds runs each for that long
+#   make format        reformats; make format-check verifies
+#   make install PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+VERSION := 0.1.0
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+FUZZ_SMOKE_TIME ?= 10
+
+SUB := $(MAKE) --no-print-directory -f mk/build.mk PREFIX=$(PREFIX) VERSION=$(VERSION) -j$(JOBS)
+RELEASE := O=build/release CC=gcc VARIANT_CFLAGS="-O2"
+ASAN := O=build/asan CC=gcc VARIANT_CFLAGS="-O1 -DIVY_DEBUG -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer" VARIANT_LDFLAGS="-fsanitize=address,undefined"
+TSAN := O=build/tsan CC=clang VARIANT_CFLAGS="-O1 -DIVY_DEBUG -fsanitize=thread" \
+	VARIANT_LDFLAGS="-fsanitize=thread"
+FUZZ := O=build/fuzz CC=clang VARIANT_CFLAGS="-O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all" VARIANT_LDFLAGS="-fsanitize=fuzzer,address,undefined"
+
+RESULTS := build/results.txt
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
+
+.PHONY: all deps lib check check-unit check-asan check-tsan check-fuzz check-format bench fuzz \
+	format format-check install clean
+
+all: deps lib
+
+deps:
+	@scripts/deps.sh build
+
+lib:
+	@$(SUB) $(RELEASE) lib
+
+check: deps
+	@mkdir -p build && : > $(RESULTS)
+	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-format
+	@scripts/summary.sh $(RESULTS)
+
+check-unit:
+	@$(SUB) $(RELEASE) lib tests
+	@scripts/run-tests.sh unit $(RESULTS) build/release/tests/test_*
+
+check-asan:
+	@$(SUB) $(ASAN) tests
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		scripts/run-tests.sh asan $(RESULTS) build/asan/tests/test_*
+
+check-tsan:
+	@mkdir -p build && touch $(RESULTS)
+	@$(SUB) $(TSAN) tests
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+		scripts/run-tests.sh tsan $(RESULTS) build/tsan/tests/test_*
+
+check-fuzz:
+	@$(SUB) $(FUZZ) fuzzers
+	@scripts/fuzz-smoke.sh $(RESULTS) $(FUZZ_SMOKE_TIME) build/fuzz/fuzz/fuzz_*
+
+check-format:
+	@if scripts/format-check.sh $(FORMAT_FILES); then echo "format: ok"; echo "format 1 0" >> $(RESULTS); \
+	else echo "format: FAILED (run make format)"; echo "format 0 1" >> $(RESULTS); fi
+
+bench: deps
+	@$(SUB) $(RELEASE) benches
+	@for b in build/release/bench/bench_*; do $$b || echo "{\"bench\":\"$$(basename $$b)\",\"error\":\"exit $$?\"}"; done
+
+fuzz: deps
+	@$(SUB) $(FUZZ) fuzzers
+	@if [ -n "$(FUZZ_TIME)" ]; then scripts/fuzz-smoke.sh /dev/null $(FUZZ_TIME) build/fuzz/fuzz/fuzz_*; fi
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@scripts/format-check.sh $(FORMAT_FILES) && echo "format: ok"
+
+install: lib
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ivy $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 build/release/libivy.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 build/release/libivy.so.0 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libivy.so.0 $(DESTDIR)$(PREFIX)/lib/libivy.so
+	install -m 644 include/ivy/*.h $(DESTDIR)$(PREFIX)/include/ivy/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' mk/ivy.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/ivy.pc
+
+clean:
+	rm -rf build

@@ -1,0 +1,59 @@
+# One build variant of ivy. Called by the top-level Makefile with
+#   O=<output dir> CC=<compiler> VARIANT_CFLAGS=... VARIANT_LDFLAGS=...
+# Sources are found by directory, so adding a file needs no edit here.
+
+O ?= build/release
+CC ?= cc
+AR ?= ar
+
+WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wvla
+CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -D_GNU_SOURCE
+CFLAGS_ALL := $(CFLAGS_BASE) $(VARIANT_CFLAGS)
+LDFLAGS_ALL := -pthread $(VARIANT_LDFLAGS)
+
+LIB_SRCS := $(sort $(shell find src -name '*.c'))
+LIB_OBJS := $(LIB_SRCS:%.c=$(O)/%.o)
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_BINS := $(TEST_SRCS:tests/%.c=$(O)/tests/%)
+TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
+TEST_SUPPORT_OBJS := $(TEST_SUPPORT:%.c=$(O)/%.o)
+BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
+
+SONAME := libivy.so.0
+STATIC := $(O)/libivy.a
+SHARED := $(O)/$(SONAME)
+
+.PHONY: lib tests benches fuzzers
+lib: $(STATIC) $(SHARED) $(O)/ivy.pc
+tests: $(TEST_BINS)
+benches: $(BENCH_BINS)
+fuzzers: $(FUZZ_BINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(STATIC): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(SHARED): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS_ALL) -o $@ $^
+	ln -sf $(SONAME) $(O)/libivy.so
+
+$(O)/ivy.pc: mk/ivy.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(O)/tests/%: $(O)/tests/%.o $(TEST_SUPPORT_OBJS) $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT_OBJS) $(STATIC) -lcmocka
+
+$(O)/bench/%: $(O)/bench/%.o $(O)/bench/support/bench.o $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(O)/bench/support/bench.o $(STATIC) -lm
+
+$(O)/fuzz/%: $(O)/fuzz/%.o $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STATIC)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
