@@ -7,7 +7,7 @@ CC ?= cc
 AR ?= ar
 
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wvla
-CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -D_GNU_SOURCE
+CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -Itests/support -Ibench/support -D_GNU_SOURCE
 CFLAGS_ALL := $(CFLAGS_BASE) $(VARIANT_CFLAGS)
 LDFLAGS_ALL := -pthread $(VARIANT_LDFLAGS)
 
