@@ -92,6 +92,12 @@ struct ivy_vm_hooks {
 	 * make it leave the guest soon or wake it from WFI.
 	 */
 	void (*kick)(void *opaque, struct ivy_vcpu *vcpu);
+	/*
+	 * The vCPU's thread is about to sleep inside the library (waiting for an I/O
+	 * request to complete: blocked = true) or has woken (blocked = false). A VMM
+	 * that runs one vCPU at a time hands its execution token over here.
+	 */
+	void (*vcpu_block)(void *opaque, struct ivy_vcpu *vcpu, bool blocked);
 };
 
 /* ------------------------------------------------------------------------------------------ */

@@ -102,6 +102,27 @@ struct ivy_vcpu {
 	struct ioreq_vcpu *ioreq;
 };
 
+/*
+ * How devices outside the interrupt controller (irqfds, the I/O-request engine,
+ * device models) raise interrupts. The interrupt controller installs this in
+ * vm->irq_ops when it is created and clears it when destroyed; readers load it
+ * with acquire. Every member may be called from any thread.
+ */
+struct vm_irq_ops {
+	/* Drives SPI `intid`'s input line (KVM_IRQ_LINE: level follows, edge on rising). */
+	int (*set_spi)(struct ivy_vm *vm, uint32_t intid, bool level);
+	/* An MSI write: 1 delivered, 0 blocked by the guest's configuration, -errno on error. */
+	int (*signal_msi)(struct ivy_vm *vm, uint64_t doorbell, uint32_t data, uint32_t devid);
+	/*
+	 * Asks for fn(opaque) after each guest EOI of level SPI `intid` (resample).
+	 * del removes it; when del returns, fn is not running and will not run again.
+	 */
+	int (*add_resample)(struct ivy_vm *vm, uint32_t intid, void (*fn)(void *opaque),
+			    void *opaque);
+	void (*del_resample)(struct ivy_vm *vm, uint32_t intid, void (*fn)(void *opaque),
+			     void *opaque);
+};
+
 struct ivy_vm {
 	atomic_uint refs; /* the creator's reference, the registry's, and ivy_vm_get()'s */
 	uint32_t id;
@@ -133,6 +154,7 @@ struct ivy_vm {
 	/* Subsystem state, owned by the subsystems. */
 	struct ioreq_vm *ioreq;
 	struct vgic_dist *vgic;
+	_Atomic(const struct vm_irq_ops *) irq_ops;
 };
 
 /* Logging and tracing through the VM's hooks. */
