@@ -52,6 +52,11 @@ struct ivy_mmio_region {
 	uint64_t len;
 	const struct ivy_mmio_ops *ops;
 	void *opaque;
+	/*
+	 * Set when the region was removed but a smaller table could not be
+	 * allocated: it stays in the table, unclaimed, until the next publish.
+	 */
+	atomic_bool removed;
 };
 
 /* An immutable, sorted snapshot of the bus; replaced whole by writers. */
@@ -183,6 +188,9 @@ bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len);
 int mmio_register_locked(struct ivy_vm *vm, ivy_gpa_t base, uint64_t len,
 			 const struct ivy_mmio_ops *ops, void *opaque,
 			 struct ivy_mmio_region **out);
+
+/* ivy_mmio_unregister() for teardown paths: cannot fail for a registered region. */
+void mmio_remove(struct ivy_vm *vm, struct ivy_mmio_region *region);
 
 /* Bus teardown at VM destruction: drops every remaining region. */
 void mmio_bus_release(struct ivy_vm *vm);
