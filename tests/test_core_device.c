@@ -11,12 +11,12 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#define BANK_TYPE 0x1b4
-#define BANK_GRP_ADDR 0
-#define BANK_GRP_REGS 1
-#define BANK_GRP_CTRL 2
+#define BANK_TYPE      0x1b4
+#define BANK_GRP_ADDR  0
+#define BANK_GRP_REGS  1
+#define BANK_GRP_CTRL  2
 #define BANK_CTRL_INIT 0
-#define BANK_NR_REGS 16
+#define BANK_NR_REGS   16
 
 struct bank {
 	struct ivy_device *dev;
@@ -104,9 +104,7 @@ static int bank_set_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 		b->base = addr;
 		return 0;
 	}
-	case BANK_GRP_REGS:
-		b->regs[attr->attr / 4] = *(const uint32_t *)attr->addr;
-		return 0;
+	case BANK_GRP_REGS: b->regs[attr->attr / 4] = *(const uint32_t *)attr->addr; return 0;
 	default:
 		if (b->initialised)
 			return -EBUSY;
@@ -241,7 +239,8 @@ static void test_attr_conventions(void **state)
 	assert_int_equal(ivy_device_get_attr(dev, &a), 0);
 	assert_int_equal(addr, 0);
 	/* Init before the address is set is refused, then works. */
-	struct ivy_device_attr init = { .group = BANK_GRP_CTRL, .attr = BANK_CTRL_INIT,
+	struct ivy_device_attr init = { .group = BANK_GRP_CTRL,
+					.attr = BANK_CTRL_INIT,
 					.addr = &val };
 	assert_int_equal(ivy_device_set_attr(dev, &init), -ENXIO);
 	addr = 0x08000000;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define RAM_BASE 0x40000000ull
-#define PAGE 4096ull
+#define PAGE	 4096ull
 
 static uint8_t ram_a[4 * PAGE], ram_b[2 * PAGE];
 
@@ -144,9 +144,9 @@ static void test_ram_and_mmio_never_overlap(void **state)
 	(void)state;
 
 	assert_int_equal(ivy_vm_add_ram(vm, RAM_BASE, sizeof(ram_a), ram_a), 0);
-	assert_int_equal(ivy_mmio_register(vm, RAM_BASE + sizeof(ram_a) - 4, 8, &dummy_ops, NULL,
-					   &r),
-			 -EEXIST);
+	assert_int_equal(
+		ivy_mmio_register(vm, RAM_BASE + sizeof(ram_a) - 4, 8, &dummy_ops, NULL, &r),
+		-EEXIST);
 	assert_int_equal(ivy_mmio_register(vm, 0x08000000, 0x10000, &dummy_ops, NULL, &r), 0);
 	assert_int_equal(ivy_vm_add_ram(vm, 0x08000000, PAGE, ram_b), -EEXIST);
 	assert_int_equal(ivy_guest_read(vm, 0x08000000, ram_b, 4), -EFAULT);

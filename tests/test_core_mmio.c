@@ -97,8 +97,8 @@ static void test_lookup_routes_to_the_right_device(void **state)
 	for (int k = 0; k < N; k++) {
 		ivy_gpa_t base = 0x10000000 + (uint64_t)k * 0x200;
 
-		assert_int_equal(test_mmio_read(v, base + 0x10, 4), ((uint64_t)(k + 1) << 32 | 0x10) &
-									    0xffffffffull);
+		assert_int_equal(test_mmio_read(v, base + 0x10, 4),
+				 ((uint64_t)(k + 1) << 32 | 0x10) & 0xffffffffull);
 		assert_int_equal(test_mmio_read(v, base + 0xf8, 8), (uint64_t)(k + 1) << 32 | 0xf8);
 		test_mmio_write(v, base + 0x20, 2, 0x12345678);
 		assert_int_equal(devs[k].last_offset, 0x20);
@@ -144,8 +144,7 @@ struct self_remover {
 	int ret;
 };
 
-static uint64_t self_remove_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset,
-				 unsigned len)
+static uint64_t self_remove_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)
 {
 	struct self_remover *s = opaque;
 

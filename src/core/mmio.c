@@ -11,11 +11,21 @@
  * removed region. That is read-copy-update with per-vCPU counters: the hot
  * path touches only its own cache line and the table, and a handler can be
  * unregistered while another vCPU is inside it without a use-after-free.
+ *
+ * The reader's "inside" mark must be ordered before its load of the table,
+ * which takes a full fence. Where the kernel offers membarrier(2), the writer
+ * pays for that fence instead (an expedited barrier on every thread of the
+ * process) and the reader needs only a compiler barrier: this is the
+ * asymmetric-fence scheme of userspace RCU, and it takes the hot path from
+ * ~18 ns to a few ns (bench/bench_mmio.c).
  */
 #include "core.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +55,41 @@ bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
 	return false;
 }
 
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+static atomic_bool membarrier_ok;
+
+static void membarrier_probe(void)
+{
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0);
+
+	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+		atomic_store_explicit(&membarrier_ok, true, memory_order_relaxed);
+}
+
+/* Called once before a VM's bus is used: decides which side pays for the fence. */
+void mmio_bus_init(void)
+{
+	pthread_once(&membarrier_once, membarrier_probe);
+}
+
+/* The reader's half of the fence pair (see the top of the file). */
+static inline void bus_reader_fence(void)
+{
+	if (atomic_load_explicit(&membarrier_ok, memory_order_relaxed))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* The writer's half: a real fence on every running thread when membarrier(2) works. */
+static void bus_writer_fence(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&membarrier_ok, memory_order_relaxed))
+		(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
+}
+
 /*
  * Waits until no vCPU can still be using a table published before this call.
  * Pairs with the fence in bus_access(): either the reader saw the new table,
@@ -52,7 +97,7 @@ bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
  */
 static void bus_synchronize(struct ivy_vm *vm)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	bus_writer_fence();
 	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
 		struct ivy_vcpu *v = atomic_load_explicit(&vm->vcpus[i], memory_order_acquire);
 		unsigned gen;
@@ -268,7 +313,7 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 	if (!nested) {
 		atomic_store_explicit(&vcpu->bus_gen, gen + 1, memory_order_relaxed);
 		/* Pairs with bus_synchronize(): order our mark before reading the table. */
-		atomic_thread_fence(memory_order_seq_cst);
+		bus_reader_fence();
 	}
 	r = bus_lookup(atomic_load_explicit(&vm->bus_table, memory_order_acquire), gpa, len);
 	if (r) {
@@ -296,11 +341,11 @@ int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_wr
 	if (vm_is_destroyed(vm))
 		return -ENODEV;
 	if (bus_access(vcpu, gpa, len, is_write, val)) {
-		vm_stat_inc(vm, IVY_STAT_MMIO_BUS);
+		vcpu_stat_inc(vcpu, IVY_STAT_MMIO_BUS);
 		return 0;
 	}
 	/* Nobody claims it: reads float high, writes vanish, and a developer can see it. */
-	vm_stat_inc(vm, IVY_STAT_MMIO_UNCLAIMED);
+	vcpu_stat_inc(vcpu, IVY_STAT_MMIO_UNCLAIMED);
 	vm_trace(vm, IVY_TRACE_MMIO_UNCLAIMED, (int32_t)vcpu->index, gpa, is_write);
 	if (!is_write)
 		*val = width_mask(len);
