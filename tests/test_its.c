@@ -33,13 +33,13 @@ static void test_typer(void **state)
 	uint64_t typer = its_env_read(e, GITS_TYPER, 8);
 
 	(void)state;
-	assert_int_equal(typer & 1, 1);			/* Physical */
-	assert_int_equal((typer >> 4) & 0xf, 7);	/* ITT_entry_size - 1 */
-	assert_int_equal((typer >> 8) & 0x1f, 15);	/* ID_bits - 1 */
-	assert_int_equal((typer >> 13) & 0x1f, 15);	/* Devbits - 1 */
-	assert_int_equal((typer >> 19) & 1, 0);		/* PTA */
-	assert_int_equal((typer >> 36) & 1, 0);		/* CIL */
-	assert_int_equal((typer >> 24) & 0xff, 0);	/* HCC */
+	assert_int_equal(typer & 1, 1);		    /* Physical */
+	assert_int_equal((typer >> 4) & 0xf, 7);    /* ITT_entry_size - 1 */
+	assert_int_equal((typer >> 8) & 0x1f, 15);  /* ID_bits - 1 */
+	assert_int_equal((typer >> 13) & 0x1f, 15); /* Devbits - 1 */
+	assert_int_equal((typer >> 19) & 1, 0);	    /* PTA */
+	assert_int_equal((typer >> 36) & 1, 0);	    /* CIL */
+	assert_int_equal((typer >> 24) & 0xff, 0);  /* HCC */
 	/* The two 32-bit halves read the same value. */
 	assert_int_equal(its_env_read(e, GITS_TYPER, 4), typer & 0xffffffff);
 	assert_int_equal(its_env_read(e, GITS_TYPER + 4, 4), typer >> 32);
@@ -66,15 +66,15 @@ static void test_baser(void **state)
 	/* Write all ones: Type, Entry_Size and Page_Size keep their values. */
 	its_env_write(e, GITS_BASER(0), 8, ~0ull);
 	v = its_env_read(e, GITS_BASER(0), 8);
-	assert_int_equal((v >> 56) & 7, 1);		/* Type: Device */
-	assert_int_equal((v >> 48) & 0x1f, 7);		/* Entry_Size - 1 */
-	assert_int_equal((v >> 8) & 3, 2);		/* Page_Size: 64 KiB */
-	assert_int_equal(v >> 62, 3);			/* Valid and Indirect writable */
+	assert_int_equal((v >> 56) & 7, 1);		   /* Type: Device */
+	assert_int_equal((v >> 48) & 0x1f, 7);		   /* Entry_Size - 1 */
+	assert_int_equal((v >> 8) & 3, 2);		   /* Page_Size: 64 KiB */
+	assert_int_equal(v >> 62, 3);			   /* Valid and Indirect writable */
 	its_env_write(e, GITS_BASER(1), 8, 0x12345000ull); /* Page_Size 4 KiB requested */
 	v = its_env_read(e, GITS_BASER(1), 8);
-	assert_int_equal((v >> 56) & 7, 4);		/* Type: Collection */
+	assert_int_equal((v >> 56) & 7, 4); /* Type: Collection */
 	assert_int_equal((v >> 8) & 3, 2);
-	assert_int_equal(v >> 62, 0);			/* flat, not valid */
+	assert_int_equal(v >> 62, 0); /* flat, not valid */
 	for (int n = 2; n < 8; n++) {
 		its_env_write(e, GITS_BASER(n), 8, ~0ull);
 		assert_int_equal(its_env_read(e, GITS_BASER(n), 8), 0);
@@ -175,11 +175,11 @@ static void test_error_skipped_and_recorded(void **state)
 	uint64_t before = ivy_vm_stat(e->vm, IVY_STAT_ITS_CMD_ERROR);
 
 	(void)state;
-	its_env_queue(e, 0x09, 0, (1ull << 63) | 0 << 16 | 0, 0);	     /* MAPC 0 -> 0 */
-	its_env_queue(e, 0x0a | 7ull << 32, 1 | 8192ull << 32, 0, 0);   /* MAPTI, device 7 unmapped */
-	its_env_queue(e, 0x09, 0, (1ull << 63) | 5ull << 16 | 1, 0);    /* MAPC to rd 5: none */
+	its_env_queue(e, 0x09, 0, (1ull << 63) | 0 << 16 | 0, 0);     /* MAPC 0 -> 0 */
+	its_env_queue(e, 0x0a | 7ull << 32, 1 | 8192ull << 32, 0, 0); /* MAPTI, device 7 unmapped */
+	its_env_queue(e, 0x09, 0, (1ull << 63) | 5ull << 16 | 1, 0);  /* MAPC to rd 5: none */
 	its_env_queue(e, 0x08 | 3ull << 32, 3, (1ull << 63) | its_env_itt(3), 0); /* MAPD 3 */
-	its_env_queue(e, 0x0a | 3ull << 32, 1 | 8200ull << 32, 0, 0);  /* MAPTI 3/1 -> 8200 */
+	its_env_queue(e, 0x0a | 3ull << 32, 1 | 8200ull << 32, 0, 0); /* MAPTI 3/1 -> 8200 */
 	its_env_write(e, GITS_CWRITER, 8, e->cwriter);
 	assert_int_equal(its_env_nr_errors(e), 2);
 	assert_int_equal(its_env_last_error(e), E_ITS_MAPC_PROCNUM_OOR);
@@ -344,7 +344,7 @@ static void test_movall_only_first(void **state)
 	assert_int_equal(fake_pending(e->rd, 8193), 2); /* pending state moved */
 	cmd_clear(e, 1, 1);
 	assert_int_equal(fake_pending(e->rd, 8193), -1);
-	assert_int_equal(its_env_msi(e, 1, 1), 1);	/* new MSIs go to rd 2 */
+	assert_int_equal(its_env_msi(e, 1, 1), 1); /* new MSIs go to rd 2 */
 	assert_int_equal(fake_pending(e->rd, 8193), 2);
 	its_env_free(e);
 }
@@ -415,15 +415,16 @@ static void test_msi_return_values(void **state)
 	struct ivy_device *bare;
 	struct ivy_vm *other = test_vm_new(1);
 	uint64_t base = 0x09000000;
-	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR,
+				     .attr = IVY_ITS_ADDR_TYPE,
 				     .addr = &base };
 
 	(void)state;
 	map_basic(e);
 	assert_int_equal(its_env_msi(e, 1, 0), 1);
-	assert_int_equal(its_env_msi(e, 1, 200), 0);	     /* no mapping */
-	assert_int_equal(its_env_msi(e, 70000, 0), 0);	     /* DeviceID beyond 16 bits */
-	assert_int_equal(its_env_msi(e, 1, 0x10000), 0);     /* EventID beyond 16 bits */
+	assert_int_equal(its_env_msi(e, 1, 200), 0);	 /* no mapping */
+	assert_int_equal(its_env_msi(e, 70000, 0), 0);	 /* DeviceID beyond 16 bits */
+	assert_int_equal(its_env_msi(e, 1, 0x10000), 0); /* EventID beyond 16 bits */
 	assert_int_equal(its_signal_msi(e->vm, e->its_base, 0, 1), -ENODEV); /* not a doorbell */
 	assert_int_equal(its_signal_msi(other, e->its_base + IVY_ITS_TRANSLATER_OFFSET, 0, 1),
 			 -ENODEV); /* another VM's doorbell address */
@@ -466,9 +467,11 @@ static void test_attr_addr(void **state)
 	struct ivy_vm *vm = test_vm_new(1);
 	struct ivy_device *its, *its2;
 	uint64_t base, got;
-	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR,
+				     .attr = IVY_ITS_ADDR_TYPE,
 				     .addr = &base };
-	struct ivy_device_attr g = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	struct ivy_device_attr g = { .group = IVY_ITS_GRP_ADDR,
+				     .attr = IVY_ITS_ADDR_TYPE,
 				     .addr = &got };
 	static uint8_t ram[65536] __attribute__((aligned(4096)));
 
@@ -515,10 +518,11 @@ static void test_attr_regs(void **state)
 	assert_int_equal(its_env_reg_get(e->its, GITS_TYPER, &v), 0);
 	assert_int_equal(v, its_env_read(e, GITS_TYPER, 8));
 	assert_int_equal(its_env_reg_get(e->its, GITS_IIDR, &v), 0);
-	assert_int_equal(its_env_reg_set(e->its, GITS_IIDR, v), 0);	  /* same value: fine */
+	assert_int_equal(its_env_reg_set(e->its, GITS_IIDR, v), 0);	      /* same value: fine */
 	assert_int_equal(its_env_reg_set(e->its, GITS_IIDR, v + 1), -EINVAL); /* read-only */
 	assert_int_equal(its_env_reg_set(e->its, GITS_TYPER, 0), -EINVAL);
-	assert_int_equal(its_env_reg_get(e->its, GITS_TYPER + 4, &v), -EINVAL); /* 64-bit alignment */
+	assert_int_equal(its_env_reg_get(e->its, GITS_TYPER + 4, &v),
+			 -EINVAL); /* 64-bit alignment */
 	assert_int_equal(its_env_reg_get(e->its, 0x40, &v), -ENXIO);
 	assert_int_equal(its_env_reg_get(e->its, GITS_TRANSLATER, &v), -ENXIO);
 	assert_int_equal(its_env_reg_get(e->its, GITS_PIDR2, &v), 0);
@@ -565,7 +569,8 @@ static void test_two_its(void **state)
 	struct its_env *e = its_env_new(2, 0);
 	struct ivy_device *its2;
 	uint64_t base = 0x080a0000;
-	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR,
+				     .attr = IVY_ITS_ADDR_TYPE,
 				     .addr = &base };
 
 	(void)state;

@@ -49,13 +49,13 @@ extern "C" {
 #define IVY_ITS_ADDR_TYPE 4
 
 /* IVY_ITS_GRP_CTRL attributes. */
-#define IVY_ITS_CTRL_INIT	    0
+#define IVY_ITS_CTRL_INIT      0
 #define IVY_ITS_SAVE_TABLES    1
 #define IVY_ITS_RESTORE_TABLES 2
-#define IVY_ITS_CTRL_RESET	    4
+#define IVY_ITS_CTRL_RESET     4
 
 /* Size of the ITS register frame and the offset of GITS_TRANSLATER in it. */
-#define IVY_ITS_FRAME_SIZE	 0x20000ull
+#define IVY_ITS_FRAME_SIZE	  0x20000ull
 #define IVY_ITS_TRANSLATER_OFFSET 0x10040ull
 
 /*
@@ -64,8 +64,7 @@ extern "C" {
  * (E_ITS_*, for example 0x010a04 for E_ITS_MAPTI_UNMAPPED_DEVICE; 0 if none).
  * Errors: -EINVAL (NULL argument or not an ITS device).
  */
-IVY_MUST_CHECK int ivy_its_get_errors(struct ivy_device *dev, uint32_t *last_code,
-				      uint64_t *count);
+IVY_MUST_CHECK int ivy_its_get_errors(struct ivy_device *dev, uint32_t *last_code, uint64_t *count);
 
 #ifdef __cplusplus
 }

@@ -259,14 +259,15 @@ int its_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t eventid, uint3
 	reg = atomic_load_explicit(&its_registry, memory_order_acquire);
 	for (uint32_t i = 0; reg && i < reg->nr; i++) {
 		if (reg->its[i]->vm == vm &&
-		    atomic_load_explicit(&reg->its[i]->doorbell, memory_order_relaxed) == doorbell) {
+		    atomic_load_explicit(&reg->its[i]->doorbell, memory_order_relaxed) ==
+			    doorbell) {
 			its = reg->its[i];
 			break;
 		}
 	}
 	if (its) {
-		const struct its_redist *rd = atomic_load_explicit(&its->redist,
-								   memory_order_acquire);
+		const struct its_redist *rd =
+			atomic_load_explicit(&its->redist, memory_order_acquire);
 		uint64_t w = 0;
 
 		if (!rd)
@@ -289,15 +290,15 @@ int its_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t eventid, uint3
 /* ------------------------------------------------------------------------------------------ */
 /* Registers.                                                                                 */
 
-#define GITS_CTLR	 0x0000
-#define GITS_IIDR	 0x0004
-#define GITS_TYPER	 0x0008
-#define GITS_CBASER	 0x0080
-#define GITS_CWRITER	 0x0088
-#define GITS_CREADR	 0x0090
-#define GITS_BASER	 0x0100
-#define GITS_PIDR4	 0xffd0
-#define GITS_TRANSLATER	 0x10040
+#define GITS_CTLR	    0x0000
+#define GITS_IIDR	    0x0004
+#define GITS_TYPER	    0x0008
+#define GITS_CBASER	    0x0080
+#define GITS_CWRITER	    0x0088
+#define GITS_CREADR	    0x0090
+#define GITS_BASER	    0x0100
+#define GITS_PIDR4	    0xffd0
+#define GITS_TRANSLATER	    0x10040
 #define GITS_CTLR_ENABLED   ITS_BIT(0)
 #define GITS_CTLR_QUIESCENT ITS_BIT(31)
 #define GITS_CWRITER_RETRY  ITS_BIT(0)
@@ -308,24 +309,26 @@ int its_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t eventid, uint3
 #define ITS_IIDR_VALUE (0x49u << 24 | 0x43bu)
 
 /* Physical LPIs; ITT entry 8 bytes; ID_bits 16; Devbits 16; PTA 0; CIL 0 (16-bit ICIDs). */
-#define ITS_TYPER_VALUE                                                                    \
+#define ITS_TYPER_VALUE                                                                          \
 	(ITS_BIT(0) | (uint64_t)(ITS_ENTRY_SIZE - 1) << 4 | (uint64_t)(ITS_EVENTBITS - 1) << 8 | \
 	 (uint64_t)(ITS_DEVBITS - 1) << 13)
 
 /* PIDR4..7, PIDR0..3, CIDR0..3: a GICv3 ITS (PIDR2.ArchRev 3) with a 64 KiB frame. */
-static const uint8_t its_id_regs[12] = { 0x40, 0, 0, 0, 0x92, 0xb4, 0x3b, 0, 0x0d, 0xf0, 0x05, 0xb1 };
+static const uint8_t its_id_regs[12] = {
+	0x40, 0, 0, 0, 0x92, 0xb4, 0x3b, 0, 0x0d, 0xf0, 0x05, 0xb1
+};
 
-#define CBASER_WRITABLE                                                                     \
+#define CBASER_WRITABLE                                                                        \
 	(GITS_CBASER_VALID | ITS_GENMASK(61, 59) | ITS_GENMASK(55, 53) | ITS_GENMASK(51, 12) | \
 	 ITS_GENMASK(11, 10) | ITS_GENMASK(7, 0))
-#define BASER_WRITABLE                                                                    \
+#define BASER_WRITABLE                                                                        \
 	(GITS_BASER_VALID | GITS_BASER_INDIRECT | ITS_GENMASK(61, 59) | ITS_GENMASK(55, 53) | \
 	 ITS_GENMASK(47, 12) | ITS_GENMASK(11, 10) | ITS_GENMASK(7, 0))
 
 static uint64_t its_baser_reset(enum its_table_kind kind)
 {
-	uint64_t type = kind == ITS_TABLE_DEVICE ? GITS_BASER_TYPE_DEVICE :
-						   GITS_BASER_TYPE_COLLECTION;
+	uint64_t type =
+		kind == ITS_TABLE_DEVICE ? GITS_BASER_TYPE_DEVICE : GITS_BASER_TYPE_COLLECTION;
 
 	return type << GITS_BASER_TYPE_SHIFT |
 	       (uint64_t)(ITS_ENTRY_SIZE - 1) << GITS_BASER_ESZ_SHIFT |
@@ -522,10 +525,10 @@ static void its_write_wi(struct vgic_its *its, uint32_t idx, uint64_t val)
 
 struct its_reg_desc {
 	uint32_t offset;
-	uint8_t size;	/* bytes per register: 4 or 8 */
-	uint8_t nr;	/* registers in the bank, at stride `size` */
+	uint8_t size;	 /* bytes per register: 4 or 8 */
+	uint8_t nr;	 /* registers in the bank, at stride `size` */
 	uint16_t widths; /* allowed guest access widths: bit n = n bytes */
-	bool host;	/* reachable through IVY_ITS_GRP_ITS_REGS */
+	bool host;	 /* reachable through IVY_ITS_GRP_ITS_REGS */
 	uint64_t (*read)(struct vgic_its *its, uint32_t idx);
 	void (*write)(struct vgic_its *its, uint32_t idx, uint64_t val);
 	/* Host write; NULL means read-only: only the current value is accepted. */
@@ -534,25 +537,74 @@ struct its_reg_desc {
 
 /* Sorted by offset; a unit test checks order and overlaps. */
 static const struct its_reg_desc its_regs[] = {
-	{ .offset = GITS_CTLR, .size = 4, .nr = 1, .widths = W32, .host = true,
-	  .read = its_read_ctlr, .write = its_write_ctlr, .host_write = its_host_write_ctlr },
-	{ .offset = GITS_IIDR, .size = 4, .nr = 1, .widths = W32, .host = true,
-	  .read = its_read_iidr, .write = its_write_wi },
-	{ .offset = GITS_TYPER, .size = 8, .nr = 1, .widths = W32 | W64, .host = true,
-	  .read = its_read_typer, .write = its_write_wi },
-	{ .offset = GITS_CBASER, .size = 8, .nr = 1, .widths = W32 | W64, .host = true,
-	  .read = its_read_cbaser, .write = its_write_cbaser, .host_write = its_host_write_cbaser },
-	{ .offset = GITS_CWRITER, .size = 8, .nr = 1, .widths = W32 | W64, .host = true,
-	  .read = its_read_cwriter, .write = its_write_cwriter,
+	{ .offset = GITS_CTLR,
+	  .size = 4,
+	  .nr = 1,
+	  .widths = W32,
+	  .host = true,
+	  .read = its_read_ctlr,
+	  .write = its_write_ctlr,
+	  .host_write = its_host_write_ctlr },
+	{ .offset = GITS_IIDR,
+	  .size = 4,
+	  .nr = 1,
+	  .widths = W32,
+	  .host = true,
+	  .read = its_read_iidr,
+	  .write = its_write_wi },
+	{ .offset = GITS_TYPER,
+	  .size = 8,
+	  .nr = 1,
+	  .widths = W32 | W64,
+	  .host = true,
+	  .read = its_read_typer,
+	  .write = its_write_wi },
+	{ .offset = GITS_CBASER,
+	  .size = 8,
+	  .nr = 1,
+	  .widths = W32 | W64,
+	  .host = true,
+	  .read = its_read_cbaser,
+	  .write = its_write_cbaser,
+	  .host_write = its_host_write_cbaser },
+	{ .offset = GITS_CWRITER,
+	  .size = 8,
+	  .nr = 1,
+	  .widths = W32 | W64,
+	  .host = true,
+	  .read = its_read_cwriter,
+	  .write = its_write_cwriter,
 	  .host_write = its_host_write_cwriter },
-	{ .offset = GITS_CREADR, .size = 8, .nr = 1, .widths = W32 | W64, .host = true,
-	  .read = its_read_creadr, .write = its_write_wi, .host_write = its_host_write_creadr },
-	{ .offset = GITS_BASER, .size = 8, .nr = 8, .widths = W32 | W64, .host = true,
-	  .read = its_read_baser, .write = its_write_baser, .host_write = its_host_write_baser },
-	{ .offset = GITS_PIDR4, .size = 4, .nr = 12, .widths = W32, .host = true,
-	  .read = its_read_idreg, .write = its_write_wi },
-	{ .offset = GITS_TRANSLATER, .size = 4, .nr = 1, .widths = W32, .host = false,
-	  .read = its_read_raz, .write = its_write_wi },
+	{ .offset = GITS_CREADR,
+	  .size = 8,
+	  .nr = 1,
+	  .widths = W32 | W64,
+	  .host = true,
+	  .read = its_read_creadr,
+	  .write = its_write_wi,
+	  .host_write = its_host_write_creadr },
+	{ .offset = GITS_BASER,
+	  .size = 8,
+	  .nr = 8,
+	  .widths = W32 | W64,
+	  .host = true,
+	  .read = its_read_baser,
+	  .write = its_write_baser,
+	  .host_write = its_host_write_baser },
+	{ .offset = GITS_PIDR4,
+	  .size = 4,
+	  .nr = 12,
+	  .widths = W32,
+	  .host = true,
+	  .read = its_read_idreg,
+	  .write = its_write_wi },
+	{ .offset = GITS_TRANSLATER,
+	  .size = 4,
+	  .nr = 1,
+	  .widths = W32,
+	  .host = false,
+	  .read = its_read_raz,
+	  .write = its_write_wi },
 };
 
 /* The register bank holding offset, with the register's index in it; or NULL. */
@@ -577,8 +629,8 @@ static const struct its_reg_desc *its_reg_find(uint64_t offset, uint32_t *idx)
 }
 
 /* The one check of a guest access: a register, an allowed width, naturally aligned. */
-static const struct its_reg_desc *its_guest_reg(struct vgic_its *its, uint64_t offset,
-						unsigned len, uint32_t *idx)
+static const struct its_reg_desc *its_guest_reg(struct vgic_its *its, uint64_t offset, unsigned len,
+						uint32_t *idx)
 {
 	const struct its_reg_desc *d = its_reg_find(offset, idx);
 
@@ -815,9 +867,9 @@ static int its_dev_has_attr(struct ivy_device *dev, const struct ivy_device_attr
 	case IVY_ITS_GRP_CTRL:
 		return attr->attr == IVY_ITS_CTRL_INIT || attr->attr == IVY_ITS_CTRL_RESET ||
 				       attr->attr == IVY_ITS_SAVE_TABLES ||
-				       attr->attr == IVY_ITS_RESTORE_TABLES ?
-			       0 :
-			       -ENXIO;
+				       attr->attr == IVY_ITS_RESTORE_TABLES
+			       ? 0
+			       : -ENXIO;
 	case IVY_ITS_GRP_ITS_REGS: return its_host_reg(attr->attr, &d, &idx) ? -ENXIO : 0;
 	default: return -ENXIO;
 	}
@@ -853,8 +905,9 @@ int its_reg_table_check(void)
 
 		if (!d->size || !d->nr || !d->read || !d->write || d->offset % d->size)
 			return (int)i + 1;
-		if (i && its_regs[i - 1].offset + (uint32_t)its_regs[i - 1].size * its_regs[i - 1].nr >
-				 d->offset)
+		if (i &&
+		    its_regs[i - 1].offset + (uint32_t)its_regs[i - 1].size * its_regs[i - 1].nr >
+			    d->offset)
 			return (int)i + 1;
 	}
 	return 0;

@@ -206,9 +206,9 @@ static int its_cmd_mapd(struct vgic_its *its, const struct its_cmd *c)
 	dev = its_device_alloc_locked(its, devid);
 	if (!dev)
 		return -ENOMEM;
-	*dev = (struct its_device){
-		.itt = c->dw[2] & ITS_GENMASK(51, 8), .bits = (uint8_t)bits, .valid = true
-	};
+	*dev = (struct its_device){ .itt = c->dw[2] & ITS_GENMASK(51, 8),
+				    .bits = (uint8_t)bits,
+				    .valid = true };
 	return 0;
 }
 

@@ -29,25 +29,25 @@
 #define ITS_GENMASK(h, l) ((~0ull >> (63 - (h))) & ~((1ull << (l)) - 1))
 
 /* What ivy's ITS implements (GITS_TYPER; GIC-CHOICES.md "ITS"). */
-#define ITS_DEVBITS	16 /* DeviceIDs are 16 bits */
-#define ITS_EVENTBITS	16 /* EventIDs are at most 16 bits */
-#define ITS_ICIDBITS	16 /* CIL 0: 16-bit collection IDs */
-#define ITS_ENTRY_SIZE	8  /* DTE, CTE and ITE size (KVM ABI revision 0) */
-#define ITS_TABLE_PAGE	0x10000ull /* GITS_BASERn page size: 64 KiB only */
-#define ITS_CMD_SIZE	32
-#define ITS_MAX_ITES	(1u << 20) /* host memory bound per ITS; MAPTI beyond it is dropped */
-#define ITS_NO_TARGET	0xffffu	   /* translation to a collection that is not mapped */
+#define ITS_DEVBITS    16	  /* DeviceIDs are 16 bits */
+#define ITS_EVENTBITS  16	  /* EventIDs are at most 16 bits */
+#define ITS_ICIDBITS   16	  /* CIL 0: 16-bit collection IDs */
+#define ITS_ENTRY_SIZE 8	  /* DTE, CTE and ITE size (KVM ABI revision 0) */
+#define ITS_TABLE_PAGE 0x10000ull /* GITS_BASERn page size: 64 KiB only */
+#define ITS_CMD_SIZE   32
+#define ITS_MAX_ITES   (1u << 20) /* host memory bound per ITS; MAPTI beyond it is dropped */
+#define ITS_NO_TARGET  0xffffu	  /* translation to a collection that is not mapped */
 
 /* GITS_BASERn, CBASER fields. */
-#define GITS_BASER_VALID      ITS_BIT(63)
-#define GITS_BASER_INDIRECT   ITS_BIT(62)
-#define GITS_BASER_TYPE_SHIFT 56
-#define GITS_BASER_ESZ_SHIFT  48
-#define GITS_BASER_PS_SHIFT   8
-#define GITS_BASER_PS_64K     2ull
+#define GITS_BASER_VALID	   ITS_BIT(63)
+#define GITS_BASER_INDIRECT	   ITS_BIT(62)
+#define GITS_BASER_TYPE_SHIFT	   56
+#define GITS_BASER_ESZ_SHIFT	   48
+#define GITS_BASER_PS_SHIFT	   8
+#define GITS_BASER_PS_64K	   2ull
 #define GITS_BASER_TYPE_DEVICE	   1ull
 #define GITS_BASER_TYPE_COLLECTION 4ull
-#define GITS_CBASER_VALID     ITS_BIT(63)
+#define GITS_CBASER_VALID	   ITS_BIT(63)
 
 enum its_table_kind { ITS_TABLE_DEVICE = 0, ITS_TABLE_COLLECTION = 1 };
 

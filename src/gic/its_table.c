@@ -350,7 +350,8 @@ void its_table_free(struct vgic_its *its)
 /*                                                                                            */
 /* The Device table and ITTs are indexed by DeviceID and EventID; "next" is the distance to   */
 /* the next valid entry (0: last; capped at the field's maximum, in which case the reader     */
-/* scans on). CTEs are packed from the start of the Collection table, ended by an invalid one.*/
+/* scans on). CTEs are packed from the start of the Collection table, ended by an invalid one */
+/* (from its base address also when it is two-level, as KVM does).                           */
 
 #define DTE_VALID      ITS_BIT(63)
 #define DTE_NEXT_SHIFT 49
@@ -400,8 +401,9 @@ static int its_device_ites_locked(struct vgic_its *its, uint32_t devid,
 
 			if (i >= 0)
 				recs[n++] = (struct its_ite_rec){
-					ev, xlate_word_intid(atomic_load_explicit(
-						    &t->slot[i], memory_order_relaxed)),
+					ev,
+					xlate_word_intid(atomic_load_explicit(
+						&t->slot[i], memory_order_relaxed)),
 					t->icid[i]
 				};
 		}

@@ -188,7 +188,8 @@ struct its_env *its_env_new(uint32_t nr_vcpus, unsigned flags)
 {
 	struct its_env *e = calloc(1, sizeof(*e));
 	uint64_t base = ENV_ITS_BASE;
-	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR,
+				     .attr = IVY_ITS_ADDR_TYPE,
 				     .addr = &base };
 	uint64_t baser0, baser1;
 
@@ -211,7 +212,8 @@ struct its_env *its_env_new(uint32_t nr_vcpus, unsigned flags)
 	baser1 = (1ull << 63) | ENV_COLLTBL | (flags & ENV_COLL_2L ? 1ull << 62 : 0);
 	its_env_write(e, GITS_BASER(0), 8, baser0);
 	its_env_write(e, GITS_BASER(1), 8, baser1);
-	if (flags & ENV_DEV_2L) /* level-1 entry 0 valid (DeviceIDs 0..8191); entry 1 left invalid */
+	if (flags &
+	    ENV_DEV_2L) /* level-1 entry 0 valid (DeviceIDs 0..8191); entry 1 left invalid */
 		put64(e, ENV_DEVTBL, (1ull << 63) | ENV_L2);
 	if (flags & ENV_COLL_2L) /* collections 0..8191 */
 		put64(e, ENV_COLLTBL, (1ull << 63) | (ENV_L2 + 0x10000));

@@ -15,16 +15,16 @@
 
 #include "gic/its.h"
 
-#define FAKE_NR_LPI   65536u
-#define FAKE_MAX_RD   64u
-#define ENV_RAM_BASE  0x40000000ull
-#define ENV_RAM_SIZE  (16ull << 20)
-#define ENV_ITS_BASE  0x08080000ull
-#define ENV_CMDQ      (ENV_RAM_BASE + 0x0)	/* 64 KiB command queue */
-#define ENV_DEVTBL    (ENV_RAM_BASE + 0x10000)	/* 64 KiB Device table (flat or level 1) */
-#define ENV_COLLTBL   (ENV_RAM_BASE + 0x20000)	/* 64 KiB Collection table (flat or level 1) */
-#define ENV_L2        (ENV_RAM_BASE + 0x100000) /* level-2 pages, 64 KiB each */
-#define ENV_ITT       (ENV_RAM_BASE + 0x400000) /* ITTs: 512 KiB per device number (mod 16) */
+#define FAKE_NR_LPI  65536u
+#define FAKE_MAX_RD  64u
+#define ENV_RAM_BASE 0x40000000ull
+#define ENV_RAM_SIZE (16ull << 20)
+#define ENV_ITS_BASE 0x08080000ull
+#define ENV_CMDQ     (ENV_RAM_BASE + 0x0)      /* 64 KiB command queue */
+#define ENV_DEVTBL   (ENV_RAM_BASE + 0x10000)  /* 64 KiB Device table (flat or level 1) */
+#define ENV_COLLTBL  (ENV_RAM_BASE + 0x20000)  /* 64 KiB Collection table (flat or level 1) */
+#define ENV_L2	     (ENV_RAM_BASE + 0x100000) /* level-2 pages, 64 KiB each */
+#define ENV_ITT	     (ENV_RAM_BASE + 0x400000) /* ITTs: 512 KiB per device number (mod 16) */
 
 /* Redistributors as recorded by the fake. Every field is guarded by lock. */
 struct fake_redist {
