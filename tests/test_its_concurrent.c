@@ -151,17 +151,17 @@ static void test_remap_while_signalling(void **state)
 		if (t > 10 || (t > 0.3 && atomic_load(&delivered) >= 2000))
 			break;
 		run(e, pack(0, x), do_mapti0, x);
-		run(e, pack(1, x), do_movi, 1);	      /* pending state moves with it */
-		run(e, pack(2, x), do_mapc1, 2);      /* collection 1 now on rd 2 */
-		run(e, pack(3, x), do_movall, 2);     /* everything on rd 2 to rd 3 */
-		run(e, pack(1, x), do_mapc1, 1);      /* back to rd 1 */
-		run(e, NONE, do_ctlr, 0);	      /* ITS disabled */
+		run(e, pack(1, x), do_movi, 1);	  /* pending state moves with it */
+		run(e, pack(2, x), do_mapc1, 2);  /* collection 1 now on rd 2 */
+		run(e, pack(3, x), do_movall, 2); /* everything on rd 2 to rd 3 */
+		run(e, pack(1, x), do_mapc1, 1);  /* back to rd 1 */
+		run(e, NONE, do_ctlr, 0);	  /* ITS disabled */
 		run(e, pack(1, x), do_ctlr, 1);
 		run(e, NONE, do_discard, 0);
 		run(e, pack(1, x), do_mapti1, x);
-		run(e, NONE, do_unmapc1, 0);	      /* collection unmapped */
+		run(e, NONE, do_unmapc1, 0); /* collection unmapped */
 		run(e, pack(1, x), do_mapc1, 1);
-		run(e, NONE, do_mapd, 0);	      /* remapping the device drops its events */
+		run(e, NONE, do_mapd, 0); /* remapping the device drops its events */
 		/* After a DISCARD-like step, nothing of the old LPI may stay pending. */
 		assert_int_equal(fake_pending(e->rd, x), -1);
 	}

@@ -23,8 +23,8 @@ static void put64(struct its_env *e, ivy_gpa_t gpa, uint64_t v)
 }
 
 /* The registers a VMM saves, in KVM's restore order (CTLR last). */
-static const uint64_t saved_regs[] = { GITS_CBASER,   GITS_BASER(0), GITS_BASER(1),
-				       GITS_CWRITER,  GITS_CREADR,   GITS_IIDR };
+static const uint64_t saved_regs[] = { GITS_CBASER,  GITS_BASER(0), GITS_BASER(1),
+				       GITS_CWRITER, GITS_CREADR,   GITS_IIDR };
 
 struct snapshot {
 	uint64_t regs[6];
@@ -167,7 +167,8 @@ static void test_restore_refuses_garbage(void **state)
 		ivy_gpa_t gpa;
 		uint64_t val;
 	} cases[] = {
-		{ "DTE with 17 EventID bits", ENV_DEVTBL, 1ull << 63 | (its_env_itt(0) >> 8) << 5 | 16 },
+		{ "DTE with 17 EventID bits", ENV_DEVTBL,
+		  1ull << 63 | (its_env_itt(0) >> 8) << 5 | 16 },
 		{ "ITE with pINTID below 8192", its_env_itt(0), 100ull << 16 },
 		{ "ITE with collection out of range", its_env_itt(0), 8192ull << 16 | 9000 },
 		{ "CTE with RDbase out of range", ENV_COLLTBL + 8, 1ull << 63 | 5ull << 16 | 1 },
@@ -223,7 +224,8 @@ static void test_save_restore_errors(void **state)
 	assert_int_equal(its_env_ctrl(e->its, IVY_ITS_SAVE_TABLES), 0);
 	assert_int_equal(its_env_ctrl(e->its, IVY_ITS_RESTORE_TABLES), 0);
 	base = 0;
-	struct ivy_device_attr g = { .group = IVY_ITS_GRP_CTRL, .attr = IVY_ITS_SAVE_TABLES,
+	struct ivy_device_attr g = { .group = IVY_ITS_GRP_CTRL,
+				     .attr = IVY_ITS_SAVE_TABLES,
 				     .addr = &base };
 	assert_int_equal(ivy_device_get_attr(e->its, &g), -ENXIO);
 	assert_int_equal(ivy_device_has_attr(e->its, &g), 0);

@@ -8,13 +8,12 @@
 
 #include <errno.h>
 
-#define NDEV	2
-#define NEV	256
-#define NCOLL	4
-#define INTID(d, ev) (8192u + (d) * NEV + (ev))
+#define NDEV	     2
+#define NEV	     256
+#define NCOLL	     4
+#define INTID(d, ev) (8192u + (d)*NEV + (ev))
 
-static void queue_mapti(struct its_env *e, uint32_t dev, uint32_t ev, uint32_t intid,
-			uint32_t icid)
+static void queue_mapti(struct its_env *e, uint32_t dev, uint32_t ev, uint32_t intid, uint32_t icid)
 {
 	its_env_queue(e, 0x0a | (uint64_t)dev << 32, ev | (uint64_t)intid << 32, icid, 0);
 }
@@ -103,7 +102,8 @@ static void test_movi_movall(void **state)
 		its_env_queue(e, 0x01, ev, 3, 0); /* MOVI device 0 -> collection 3 */
 	its_env_write(e, GITS_CWRITER, 8, e->cwriter);
 	for (uint32_t ev = 0; ev < NEV; ev++)
-		assert_int_equal(fake_pending(e->rd, INTID(0, ev)), ev < 64 ? 3 : (int)(ev % NCOLL));
+		assert_int_equal(fake_pending(e->rd, INTID(0, ev)),
+				 ev < 64 ? 3 : (int)(ev % NCOLL));
 	cmd_movall(e, 1, 0);
 	for (uint32_t ev = 0; ev < NEV; ev++) {
 		int want = ev < 64 ? 3 : (int)(ev % NCOLL);
