@@ -57,6 +57,44 @@ struct its_collection *its_coll_alloc_locked(struct vgic_its *its, uint32_t icid
 	return *c ? &(*c)->coll[icid % ITS_CHUNK] : NULL;
 }
 
+/*
+ * The first mapped device (or collection) with an ID at or above *id, which
+ * is updated; NULL if none. Skips chunks never allocated.
+ */
+static struct its_device *its_device_next_locked(struct vgic_its *its, uint32_t *id)
+{
+	for (uint32_t d = *id; d < (1u << ITS_DEVBITS); d++) {
+		struct its_dev_chunk *c = its->devs[d / ITS_CHUNK];
+
+		if (!c) {
+			d |= ITS_CHUNK - 1;
+			continue;
+		}
+		if (c->dev[d % ITS_CHUNK].valid) {
+			*id = d;
+			return &c->dev[d % ITS_CHUNK];
+		}
+	}
+	return NULL;
+}
+
+static struct its_collection *its_coll_next_locked(struct vgic_its *its, uint32_t *id)
+{
+	for (uint32_t i = *id; i < (1u << ITS_ICIDBITS); i++) {
+		struct its_coll_chunk *c = its->colls[i / ITS_CHUNK];
+
+		if (!c) {
+			i |= ITS_CHUNK - 1;
+			continue;
+		}
+		if (c->coll[i % ITS_CHUNK].valid) {
+			*id = i;
+			return &c->coll[i % ITS_CHUNK];
+		}
+	}
+	return NULL;
+}
+
 uint32_t its_coll_target_locked(struct vgic_its *its, uint32_t icid)
 {
 	struct its_collection *coll = its_coll_find_locked(its, icid);
@@ -198,6 +236,7 @@ int its_xlate_insert_locked(struct vgic_its *its, uint32_t key, uint32_t intid, 
 	struct its_xlate *t = its_xlate_locked(its);
 	uint32_t i;
 
+	its_assert_locked(its);
 	if (t->live >= ITS_MAX_ITES)
 		return -ENOSPC;
 	/* Keep at least half the slots empty, counting tombstones, so misses end quickly. */
@@ -243,6 +282,24 @@ void its_xlate_set_rd_locked(struct vgic_its *its, uint32_t i, uint32_t rd)
 	atomic_store_explicit(&t->slot[i], (w & ~0xffffull) | rd, memory_order_release);
 }
 
+int its_map_event_locked(struct vgic_its *its, struct its_device *dev, uint32_t devid,
+			 uint32_t eventid, uint32_t intid, uint32_t icid)
+{
+	const struct its_redist *rd = its_redist_locked(its);
+	int ret = rd->ops->lpi_get(rd->ctx, intid);
+
+	if (ret)
+		return ret < 0 ? ret : -EIO;
+	ret = its_xlate_insert_locked(its, xlate_key(devid, eventid), intid,
+				      its_coll_target_locked(its, icid), (uint16_t)icid);
+	if (ret) {
+		rd->ops->lpi_put(rd->ctx, intid);
+		return ret;
+	}
+	dev->nr_ites++;
+	return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Removing mappings in bulk.                                                                 */
 
@@ -273,7 +330,7 @@ void its_device_unmap_ites_locked(struct vgic_its *its, uint32_t devid)
 		if (!slot_of_device(w, devid))
 			continue;
 		its_xlate_remove_locked(its, i);
-		if (intids) {
+		if (intids && n < dev->nr_ites) {
 			intids[n++] = xlate_word_intid(w);
 		} else {
 			its_synchronize();
@@ -298,6 +355,7 @@ void its_forget_all_locked(struct vgic_its *its)
 	struct its_xlate *t = its_xlate_locked(its), *empty = xlate_alloc(16);
 	const struct its_redist *rd = its_redist_locked(its);
 
+	its_assert_locked(its);
 	for (uint32_t i = 0; !empty && i <= t->mask; i++) {
 		/* Out of memory for an empty table: delete in place, one grace period each. */
 		uint64_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
@@ -441,47 +499,35 @@ static int its_save_itt_locked(struct vgic_its *its, uint32_t devid, const struc
 	return ret;
 }
 
-/* The next mapped DeviceID after devid, or 0 if none. */
-static uint32_t its_next_devid_locked(struct vgic_its *its, uint32_t devid)
-{
-	for (uint32_t d = devid + 1; d < (1u << ITS_DEVBITS); d++) {
-		if (!its->devs[d / ITS_CHUNK]) {
-			d |= ITS_CHUNK - 1;
-			continue;
-		}
-		if (its_device_find_locked(its, d))
-			return d;
-	}
-	return 0;
-}
-
 static int its_save_devices_locked(struct vgic_its *its)
 {
+	uint32_t devid = 0;
+	struct its_device *dev;
+
 	if (!(its->baser[ITS_TABLE_DEVICE] & GITS_BASER_VALID))
 		return 0;
-	for (uint32_t devid = 0; devid < (1u << ITS_DEVBITS); devid++) {
-		struct its_device *dev = its_device_find_locked(its, devid);
-		uint64_t next;
+	for (dev = its_device_next_locked(its, &devid); dev;) {
+		uint32_t next_id = devid + 1;
+		struct its_device *next = its_device_next_locked(its, &next_id);
+		uint64_t offset = next ? next_id - devid : 0;
 		ivy_gpa_t dte;
 		int ret;
 
-		if (!dev)
-			continue;
 		if (!its_table_id_valid_locked(its, ITS_TABLE_DEVICE, devid, &dte))
 			return -EINVAL;
 		ret = its_save_itt_locked(its, devid, dev);
 		if (ret)
 			return ret;
-		next = its_next_devid_locked(its, devid);
-		next = next ? next - devid : 0;
-		if (next > DTE_NEXT_MAX)
-			next = DTE_NEXT_MAX;
+		if (offset > DTE_NEXT_MAX)
+			offset = DTE_NEXT_MAX;
 		ret = its_write_entry(its, dte,
-				      DTE_VALID | next << DTE_NEXT_SHIFT |
+				      DTE_VALID | offset << DTE_NEXT_SHIFT |
 					      (dev->itt >> 8 & DTE_ITT_MASK) << DTE_ITT_SHIFT |
 					      (uint64_t)(dev->bits - 1));
 		if (ret)
 			return ret;
+		dev = next;
+		devid = next_id;
 	}
 	return 0;
 }
@@ -493,12 +539,12 @@ static int its_save_collections_locked(struct vgic_its *its)
 
 	if (!(baser & GITS_BASER_VALID))
 		return 0;
-	for (uint32_t icid = 0; icid < (1u << ITS_ICIDBITS); icid++) {
-		struct its_collection *coll = its_coll_find_locked(its, icid);
+	for (uint32_t icid = 0;; icid++) {
+		struct its_collection *coll = its_coll_next_locked(its, &icid);
 		int ret;
 
 		if (!coll)
-			continue;
+			break;
 		if ((n + 1) * ITS_ENTRY_SIZE > bytes)
 			return -ENOSPC;
 		ret = its_write_entry(its, base + n * ITS_ENTRY_SIZE,
@@ -562,7 +608,6 @@ static int its_scan_table(struct vgic_its *its, ivy_gpa_t gpa, uint32_t first, u
 static int its_restore_ite(struct vgic_its *its, uint32_t eventid, uint64_t ite, uint32_t *next,
 			   void *arg)
 {
-	const struct its_redist *rd = its_redist_locked(its);
 	uint32_t devid = *(uint32_t *)arg, intid = (uint32_t)(ite >> 16), icid = ite & 0xffff;
 	struct its_device *dev = its_device_find_locked(its, devid);
 	int ret;
@@ -572,16 +617,9 @@ static int its_restore_ite(struct vgic_its *its, uint32_t eventid, uint64_t ite,
 	if (intid < ITS_LPI_FIRST || intid >= ITS_LPI_LIMIT ||
 	    !its_table_id_valid_locked(its, ITS_TABLE_COLLECTION, icid, NULL))
 		return -EINVAL;
-	ret = rd->ops->lpi_get(rd->ctx, intid);
+	ret = its_map_event_locked(its, dev, devid, eventid, intid, icid);
 	if (ret)
-		return ret < 0 ? ret : -EIO;
-	ret = its_xlate_insert_locked(its, xlate_key(devid, eventid), intid,
-				      its_coll_target_locked(its, icid), (uint16_t)icid);
-	if (ret) {
-		rd->ops->lpi_put(rd->ctx, intid);
 		return ret;
-	}
-	dev->nr_ites++;
 	*next = (uint32_t)(ite >> ITE_NEXT_SHIFT);
 	return 1;
 }
@@ -677,12 +715,10 @@ static int its_restore_collections_locked(struct vgic_its *its)
 
 static bool its_has_state_locked(struct vgic_its *its)
 {
-	if (its_xlate_locked(its)->live)
-		return true;
-	for (uint32_t i = 0; i < (1u << ITS_DEVBITS); i++)
-		if (its_device_find_locked(its, i) || its_coll_find_locked(its, i))
-			return true;
-	return false;
+	uint32_t d = 0, c = 0;
+
+	return its_xlate_locked(its)->live || its_device_next_locked(its, &d) ||
+	       its_coll_next_locked(its, &c);
 }
 
 int its_restore_tables_locked(struct vgic_its *its)
