@@ -309,45 +309,77 @@ static bool slot_of_device(uint64_t w, uint32_t devid)
 	return xlate_word_live(w) && xlate_word_key(w) >> 16 == devid;
 }
 
+/*
+ * Calls fn(its, slot, arg) for every mapping of device devid: probes its
+ * EventIDs when the device's range is smaller than the table, else scans the
+ * table. fn may delete the slot it is given.
+ */
+static void its_device_for_each_slot_locked(
+	struct vgic_its *its, uint32_t devid, const struct its_device *dev,
+	void (*fn)(struct vgic_its *its, uint32_t slot, void *arg), void *arg)
+{
+	struct its_xlate *t = its_xlate_locked(its);
+
+	if ((1ull << dev->bits) <= t->mask + 1ull) {
+		for (uint32_t ev = 0; ev < (1u << dev->bits); ev++) {
+			int64_t i = its_xlate_find_locked(its, xlate_key(devid, ev));
+
+			if (i >= 0)
+				fn(its, (uint32_t)i, arg);
+		}
+		return;
+	}
+	for (uint32_t i = 0; i <= t->mask; i++)
+		if (slot_of_device(atomic_load_explicit(&t->slot[i], memory_order_relaxed), devid))
+			fn(its, i, arg);
+}
+
+struct unmap_ctx {
+	uint32_t *intids;
+	uint32_t n, cap;
+};
+
+static void unmap_slot(struct vgic_its *its, uint32_t slot, void *arg)
+{
+	struct unmap_ctx *u = arg;
+	const struct its_redist *rd = its_redist_locked(its);
+	uint32_t intid = xlate_word_intid(
+		atomic_load_explicit(&its_xlate_locked(its)->slot[slot], memory_order_relaxed));
+
+	its_xlate_remove_locked(its, slot);
+	if (u->n < u->cap) {
+		u->intids[u->n++] = intid;
+		return;
+	}
+	/* No room to remember it: wait for this one now. */
+	its_synchronize();
+	rd->ops->lpi_clear_pending(rd->ctx, intid);
+	rd->ops->lpi_put(rd->ctx, intid);
+}
+
 void its_device_unmap_ites_locked(struct vgic_its *its, uint32_t devid)
 {
 	struct its_device *dev = its_device_find_locked(its, devid);
 	const struct its_redist *rd = its_redist_locked(its);
-	struct its_xlate *t = its_xlate_locked(its);
-	uint32_t *intids, n = 0;
+	struct unmap_ctx u = { 0 };
 
 	if (!dev || !dev->nr_ites)
 		return;
 	/*
-	 * Remember the INTIDs before deleting, so their pending state can be
-	 * cleared after the grace period. If that small allocation fails, fall
-	 * back to waiting once per entry.
+	 * Remember the INTIDs while deleting, so that their pending state is
+	 * cleared after one grace period for all of them.
 	 */
-	intids = malloc(dev->nr_ites * sizeof(*intids));
-	for (uint32_t i = 0; i <= t->mask; i++) {
-		uint64_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
-
-		if (!slot_of_device(w, devid))
-			continue;
-		its_xlate_remove_locked(its, i);
-		if (intids && n < dev->nr_ites) {
-			intids[n++] = xlate_word_intid(w);
-		} else {
-			its_synchronize();
-			rd->ops->lpi_clear_pending(rd->ctx, xlate_word_intid(w));
-			rd->ops->lpi_put(rd->ctx, xlate_word_intid(w));
-		}
-	}
+	u.intids = malloc(dev->nr_ites * sizeof(*u.intids));
+	u.cap = u.intids ? dev->nr_ites : 0;
+	its_device_for_each_slot_locked(its, devid, dev, unmap_slot, &u);
 	dev->nr_ites = 0;
-	if (!intids)
-		return;
 	/* No MSI translated before the deletions can still deliver after this. */
 	its_synchronize();
-	for (uint32_t k = 0; k < n; k++) {
-		rd->ops->lpi_clear_pending(rd->ctx, intids[k]);
-		rd->ops->lpi_put(rd->ctx, intids[k]);
+	for (uint32_t k = 0; k < u.n; k++) {
+		rd->ops->lpi_clear_pending(rd->ctx, u.intids[k]);
+		rd->ops->lpi_put(rd->ctx, u.intids[k]);
 	}
-	free(intids);
+	free(u.intids);
 }
 
 void its_forget_all_locked(struct vgic_its *its)
@@ -439,44 +471,35 @@ static int ite_rec_cmp(const void *a, const void *b)
 	return (x->eventid > y->eventid) - (x->eventid < y->eventid);
 }
 
-/*
- * The mappings of one device, sorted by EventID, in a new array (*out, to
- * free). Probes each EventID when the device's range is smaller than the
- * table, else scans the table.
- */
+struct ites_ctx {
+	struct its_ite_rec *recs;
+	uint32_t n, cap;
+};
+
+static void collect_slot(struct vgic_its *its, uint32_t slot, void *arg)
+{
+	struct ites_ctx *c = arg;
+	struct its_xlate *t = its_xlate_locked(its);
+	uint64_t w = atomic_load_explicit(&t->slot[slot], memory_order_relaxed);
+
+	if (c->n < c->cap)
+		c->recs[c->n++] = (struct its_ite_rec){ xlate_word_key(w) & 0xffff,
+							xlate_word_intid(w), t->icid[slot] };
+}
+
+/* The mappings of one device, sorted by EventID, in a new array (*out, to free). */
 static int its_device_ites_locked(struct vgic_its *its, uint32_t devid,
 				  const struct its_device *dev, struct its_ite_rec **out)
 {
-	struct its_xlate *t = its_xlate_locked(its);
-	struct its_ite_rec *recs = malloc((dev->nr_ites + 1) * sizeof(*recs));
-	uint32_t n = 0;
+	struct ites_ctx c = { .cap = dev->nr_ites };
 
-	if (!recs)
+	c.recs = malloc((dev->nr_ites + 1) * sizeof(*c.recs));
+	if (!c.recs)
 		return -ENOMEM;
-	if ((1ull << dev->bits) <= t->mask + 1ull) {
-		for (uint32_t ev = 0; ev < (1u << dev->bits) && n < dev->nr_ites; ev++) {
-			int64_t i = its_xlate_find_locked(its, xlate_key(devid, ev));
-
-			if (i >= 0)
-				recs[n++] = (struct its_ite_rec){
-					ev,
-					xlate_word_intid(atomic_load_explicit(
-						&t->slot[i], memory_order_relaxed)),
-					t->icid[i]
-				};
-		}
-	} else {
-		for (uint32_t i = 0; i <= t->mask && n < dev->nr_ites; i++) {
-			uint64_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
-
-			if (slot_of_device(w, devid))
-				recs[n++] = (struct its_ite_rec){ xlate_word_key(w) & 0xffff,
-								  xlate_word_intid(w), t->icid[i] };
-		}
-		qsort(recs, n, sizeof(*recs), ite_rec_cmp);
-	}
-	*out = recs;
-	return (int)n;
+	its_device_for_each_slot_locked(its, devid, dev, collect_slot, &c);
+	qsort(c.recs, c.n, sizeof(*c.recs), ite_rec_cmp);
+	*out = c.recs;
+	return (int)c.n;
 }
 
 static int its_save_itt_locked(struct vgic_its *its, uint32_t devid, const struct its_device *dev)
