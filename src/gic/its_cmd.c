@@ -77,6 +77,7 @@ enum its_cmd_error {
 struct its_cmd {
 	uint64_t dw[4];
 };
+_Static_assert(sizeof(struct its_cmd) == ITS_CMD_SIZE, "IHI 0069 5.3: a command is 32 bytes");
 
 static uint32_t cmd_devid(const struct its_cmd *c)
 {
