@@ -23,7 +23,7 @@ FUZZ := O=build/fuzz CC=clang VARIANT_CFLAGS="-O1 -fsanitize=fuzzer-no-link,addr
 	-fno-sanitize-recover=all" VARIANT_LDFLAGS="-fsanitize=fuzzer,address,undefined"
 
 RESULTS := build/results.txt
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
 
 .PHONY: all deps lib check check-unit check-asan check-tsan check-fuzz check-format bench fuzz \
 	format format-check install clean

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define RUNS 15
+#define RUNS	 15
 #define ACCESSES 200000
-#define SEQ 1024
+#define SEQ	 1024
 
 static uint64_t dev_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)
 {

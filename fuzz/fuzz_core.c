@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct input in = { data, size };
 	struct shadow regions[MAX_REGIONS] = { 0 };
 	struct ivy_device *devs[MAX_DEVICES] = { 0 };
-	struct ivy_vm_config cfg = { .nr_vcpus = 1 + take(&in, 1) % 4, .max_vcpus = 8,
+	struct ivy_vm_config cfg = { .nr_vcpus = 1 + take(&in, 1) % 4,
+				     .max_vcpus = 8,
 				     .ipa_bits = 32 };
 	struct ivy_vm *vm;
 
@@ -102,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			static const unsigned widths[] = { 1, 2, 4, 8, 3, 0 };
 			unsigned len = widths[take(&in, 1) % 6];
 			ivy_gpa_t gpa = pick_addr(&in);
-			uint64_t val = take(&in, 8), want = len == 8 ? ~0ull : (1ull << (8 * len)) - 1;
+			uint64_t val = take(&in, 8),
+				 want = len == 8 ? ~0ull : (1ull << (8 * len)) - 1;
 			bool write = k & 1;
 			int ret = ivy_vcpu_mmio(v, gpa, len, write, &val);
 
