@@ -7,7 +7,7 @@ CC ?= cc
 AR ?= ar
 
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wvla
-CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -Itests/support -Ibench/support -D_GNU_SOURCE
+CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -Itests/support -Ibench/support -Idevices -D_GNU_SOURCE
 CFLAGS_ALL := $(CFLAGS_BASE) $(VARIANT_CFLAGS)
 LDFLAGS_ALL := -pthread $(VARIANT_LDFLAGS)
 
@@ -19,6 +19,9 @@ TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT:%.c=$(O)/%.o)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+DEV_SRCS := $(sort $(wildcard devices/*.c))
+DEV_OBJS := $(DEV_SRCS:%.c=$(O)/%.o)
+DEVICES := $(O)/libivy-devices.a
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
 
@@ -47,13 +50,18 @@ $(SHARED): $(LIB_OBJS)
 $(O)/ivy.pc: mk/ivy.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-$(O)/tests/%: $(O)/tests/%.o $(TEST_SUPPORT_OBJS) $(STATIC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT_OBJS) $(STATIC) -lcmocka
+# Device models (PCI, virtio) that VMMs and out-of-process clients build on.
+$(DEVICES): $(DEV_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/tests/%: $(O)/tests/%.o $(TEST_SUPPORT_OBJS) $(DEVICES) $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT_OBJS) $(DEVICES) $(STATIC) -lcmocka
 
 $(O)/bench/%: $(O)/bench/%.o $(O)/bench/support/bench.o $(STATIC)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(O)/bench/support/bench.o $(STATIC) -lm
 
-$(O)/fuzz/%: $(O)/fuzz/%.o $(STATIC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STATIC)
+$(O)/fuzz/%: $(O)/fuzz/%.o $(DEVICES) $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(DEVICES) $(STATIC)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
