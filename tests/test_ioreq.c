@@ -221,8 +221,7 @@ static void test_ranges_wholly_inside_and_overlaps(void **state)
 	/* Overlaps, at either end and inside, with any client. */
 	assert_int_equal(ivy_ioreq_client_add_range(cb, IVY_IOREQ_TYPE_MMIO, 0x10ff, 0x2000),
 			 -EEXIST);
-	assert_int_equal(ivy_ioreq_client_add_range(cb, IVY_IOREQ_TYPE_MMIO, 0x0, 0x1000),
-			 -EEXIST);
+	assert_int_equal(ivy_ioreq_client_add_range(cb, IVY_IOREQ_TYPE_MMIO, 0x0, 0x1000), -EEXIST);
 	assert_int_equal(ivy_ioreq_client_add_range(ca, IVY_IOREQ_TYPE_MMIO, 0x1010, 0x1010),
 			 -EEXIST);
 	assert_int_equal(ivy_ioreq_client_add_range(cb, IVY_IOREQ_TYPE_MMIO, 0x1100, 0x11ff), 0);
@@ -265,9 +264,9 @@ static void test_default_client(void **state)
 	struct ivy_vcpu *v = ivy_vm_vcpu(vm, 0);
 	struct sync_dev d = { .reply = 0x5 }, e = { .reply = 0x6 };
 	struct ivy_ioreq_client *def = sync_client(vm, &d, IVY_IOREQ_CLIENT_F_DEFAULT);
-	struct ivy_ioreq_client_config cfg = {
-		.flags = IVY_IOREQ_CLIENT_F_DEFAULT, .ops = &sync_ops, .opaque = &e
-	};
+	struct ivy_ioreq_client_config cfg = { .flags = IVY_IOREQ_CLIENT_F_DEFAULT,
+					       .ops = &sync_ops,
+					       .opaque = &e };
 	struct ivy_ioreq_client *other = NULL, *claimer = sync_client(vm, &e, 0);
 	uint64_t val = 0;
 
@@ -300,7 +299,7 @@ static void test_default_client(void **state)
 
 struct serve_arg {
 	struct ivy_ioreq_client *c;
-	uint64_t xor;
+	uint64_t xor ;
 	int served;
 	int stop_after;
 };
@@ -311,7 +310,7 @@ static void *serve_thread(void *arg)
 	struct ivy_ioreq req;
 
 	while (s->served < s->stop_after && ivy_ioreq_client_wait(s->c, -1, &req) == 0) {
-		req.value = req.addr ^ s->xor;
+		req.value = req.addr ^ s->xor ;
 		assert_int_equal(ivy_ioreq_client_complete(s->c, &req), 0);
 		s->served++;
 	}
@@ -330,7 +329,8 @@ static void run_async_round_trips(uint32_t vm_flags)
 	s.c = ioreq_test_client(vm, "async", 0, IVY_IOREQ_TYPE_MMIO, 0x100000, 0x1fffff);
 	assert_int_equal(pthread_create(&t, NULL, serve_thread, &s), 0);
 	for (int i = 0; i < 50; i++)
-		assert_int_equal(test_mmio_read(v, 0x100000 + i * 8, 8), (0x100000 + i * 8) ^ 0x5a5a);
+		assert_int_equal(test_mmio_read(v, 0x100000 + i * 8, 8),
+				 (0x100000 + i * 8) ^ 0x5a5a);
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(s.served, 50);
 	/* Blocking waits hand the vCPU's execution over through the hook; polling never sleeps. */
@@ -382,8 +382,8 @@ static void test_completion_rules(void **state)
 {
 	struct ivy_vm *vm = ioreq_test_vm(2, 0, NULL);
 	struct ivy_ioreq_client *a = ioreq_test_client(vm, "a", 0, IVY_IOREQ_TYPE_MMIO, 0, 0xfff);
-	struct ivy_ioreq_client *b = ioreq_test_client(vm, "b", 0, IVY_IOREQ_TYPE_MMIO, 0x1000,
-						       0x1fff);
+	struct ivy_ioreq_client *b =
+		ioreq_test_client(vm, "b", 0, IVY_IOREQ_TYPE_MMIO, 0x1000, 0x1fff);
 	struct ioreq_async_access acc;
 	struct ivy_ioreq req, forged;
 
@@ -611,16 +611,14 @@ static void test_pci_ecam(void **state)
 	assert_int_equal(dev.last.addr, 0x10);
 	assert_int_equal(dev.last.type, IVY_IOREQ_TYPE_PCI);
 	/* Function 1 of the same device is not claimed. */
-	assert_int_equal(test_mmio_read(v, base + (1u << 20) + (2u << 15) + (1u << 12), 2),
-			 0xffff);
+	assert_int_equal(test_mmio_read(v, base + (1u << 20) + (2u << 15) + (1u << 12), 2), 0xffff);
 	/* Crossing into the next function is nobody's. */
 	assert_int_equal(test_mmio_read(v, base + (1u << 20) + (2u << 15) + 0xffe, 4),
 			 0xffffffffull);
 	assert_int_equal(dev.calls, 1);
 	/* Removing the window turns it into plain MMIO again. */
 	assert_int_equal(ivy_ioreq_set_ecam(vm, 0, 0, 0), 0);
-	assert_int_equal(ivy_ioreq_client_add_range(o, IVY_IOREQ_TYPE_MMIO, base, base + 0xfff),
-			 0);
+	assert_int_equal(ivy_ioreq_client_add_range(o, IVY_IOREQ_TYPE_MMIO, base, base + 0xfff), 0);
 	assert_int_equal(test_mmio_read(v, base + 0x10, 4), 1);
 	assert_int_equal(ivy_ioreq_set_ecam(vm, base, 1 << 20, 0), -EEXIST);
 	assert_int_equal(ivy_ioreq_client_destroy(c), 0);

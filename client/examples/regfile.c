@@ -42,7 +42,8 @@ void regfile_access(struct regfile *rf, struct ivy_client *c, uint64_t base, str
 int regfile_serve(struct regfile *rf, struct ivy_client *c, uint64_t base, atomic_bool *stop,
 		  int timeout_ms)
 {
-	for (unsigned idle = 1; !stop || !atomic_load_explicit(stop, memory_order_relaxed); idle++) {
+	for (unsigned idle = 1; !stop || !atomic_load_explicit(stop, memory_order_relaxed);
+	     idle++) {
 		struct ivy_ioreq req;
 		int ret = ivy_client_wait(c, timeout_ms, &req);
 

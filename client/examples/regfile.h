@@ -15,10 +15,10 @@
 
 #include <stdatomic.h>
 
-#define REGFILE_SIZE 0x40u
-#define REGFILE_IRQ  0x38u
+#define REGFILE_SIZE   0x40u
+#define REGFILE_IRQ    0x38u
 #define REGFILE_ID_REG 0x3cu
-#define REGFILE_ID   0x46474552u /* "REGF" */
+#define REGFILE_ID     0x46474552u /* "REGF" */
 
 struct regfile {
 	uint8_t regs[REGFILE_SIZE];

@@ -67,7 +67,7 @@ enum ivy_ioreq_dir {
 #define IVY_IOREQ_RESULT_UNHANDLED 1u
 
 /* A PCI function's bus/device/function as one number: bus[15:8], device[7:3], function[2:0]. */
-#define IVY_PCI_BDF(bus, dev, fn) ((((bus) & 0xffu) << 8) | (((dev) & 0x1fu) << 3) | ((fn) & 7u))
+#define IVY_PCI_BDF(bus, dev, fn) ((((bus)&0xffu) << 8) | (((dev)&0x1fu) << 3) | ((fn)&7u))
 
 /*
  * One request slot: 256 bytes, slot i of page p belongs to vCPU 16 * p + i.
@@ -320,22 +320,22 @@ void ivy_ioreq_server_stop(struct ivy_vm *vm);
 #define IVY_IOREQ_PROTO_VERSION 1u
 
 enum ivy_ioreq_msg_type {
-	IVY_IOREQ_MSG_HELLO = 1,	/* c->s: a = version, name; reply carries memfd + kick fd */
-	IVY_IOREQ_MSG_CLAIM = 2,	/* c->s: flags = type, a = start, b = end (inclusive) */
-	IVY_IOREQ_MSG_UNCLAIM = 3,	/* c->s: same fields as CLAIM */
-	IVY_IOREQ_MSG_SET_DEFAULT = 4,	/* c->s: become the default client */
-	IVY_IOREQ_MSG_IRQFD = 5,	/* c->s: struct ivy_irqfd fields; fds: eventfd[, resample] */
+	IVY_IOREQ_MSG_HELLO = 1,       /* c->s: a = version, name; reply carries memfd + kick fd */
+	IVY_IOREQ_MSG_CLAIM = 2,       /* c->s: flags = type, a = start, b = end (inclusive) */
+	IVY_IOREQ_MSG_UNCLAIM = 3,     /* c->s: same fields as CLAIM */
+	IVY_IOREQ_MSG_SET_DEFAULT = 4, /* c->s: become the default client */
+	IVY_IOREQ_MSG_IRQFD = 5,       /* c->s: struct ivy_irqfd fields; fds: eventfd[, resample] */
 	IVY_IOREQ_MSG_IRQFD_DEASSIGN = 6, /* c->s: a = index returned by IRQFD */
-	IVY_IOREQ_MSG_REPLY = 0x80,	/* s->c: type | REPLY, status = 0 or -errno */
+	IVY_IOREQ_MSG_REPLY = 0x80,	  /* s->c: type | REPLY, status = 0 or -errno */
 };
 
 struct ivy_ioreq_msg {
-	uint32_t type;	 /* enum ivy_ioreq_msg_type, | IVY_IOREQ_MSG_REPLY in replies */
-	int32_t status;	 /* replies: 0 or a negative errno */
-	uint32_t flags;	 /* per message */
-	uint32_t tag;	 /* chosen by the client, echoed in the reply */
+	uint32_t type;	  /* enum ivy_ioreq_msg_type, | IVY_IOREQ_MSG_REPLY in replies */
+	int32_t status;	  /* replies: 0 or a negative errno */
+	uint32_t flags;	  /* per message */
+	uint32_t tag;	  /* chosen by the client, echoed in the reply */
 	uint64_t a, b, c; /* per message */
-	char name[32];	 /* HELLO: the client's name, NUL-padded */
+	char name[32];	  /* HELLO: the client's name, NUL-padded */
 };
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L

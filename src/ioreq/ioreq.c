@@ -53,7 +53,8 @@ void ioreq_futex_wait(_Atomic uint32_t *word, uint32_t expected, int64_t timeout
 
 void ioreq_futex_wake(_Atomic uint32_t *word, int n, bool shared)
 {
-	syscall(SYS_futex, (void *)word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	syscall(SYS_futex, (void *)word, shared ? FUTEX_WAKE : FUTEX_WAKE_PRIVATE, n, NULL, NULL,
+		0);
 }
 
 static inline uint64_t claim_make(uint32_t seq, uint32_t owner)
@@ -243,10 +244,9 @@ static bool request_complete_unhandled(struct ioreq_vm *io, uint32_t v, uint32_t
 		if (o == IOREQ_OWNER_NONE || (o & IOREQ_OWNER_DONE) || (owner && o != owner))
 			return false;
 		/* Acquire: the vCPU's client pointer, written before it published the claim. */
-		if (atomic_compare_exchange_weak_explicit(&iv->claim, &c,
-							  claim_make(claim_seq(c), o | IOREQ_OWNER_DONE),
-							  memory_order_acq_rel,
-							  memory_order_acquire))
+		if (atomic_compare_exchange_weak_explicit(
+			    &iv->claim, &c, claim_make(claim_seq(c), o | IOREQ_OWNER_DONE),
+			    memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
 	slot_publish_complete(io, v, ~0ull, IVY_IOREQ_RESULT_UNHANDLED, iv->client);
@@ -342,14 +342,15 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 		vcpu_route_leave(iv);
 		return true;
 	}
-	c = ioreq_route_lookup(r, acc->type,
-			       acc->type == IVY_IOREQ_TYPE_PCI ? acc->bdf : acc->addr, acc->size);
+	c = ioreq_route_lookup(r, acc->type, acc->type == IVY_IOREQ_TYPE_PCI ? acc->bdf : acc->addr,
+			       acc->size);
 	/* Acquire: pairs with the destroyer's store; see ioreq_routes_synchronize(). */
 	if (c && atomic_load_explicit(&c->dead, memory_order_acquire))
 		c = NULL;
 	if (!c) {
 		vcpu_route_leave(iv);
-		request_report_unhandled(io, v, acc->type, acc->dir, acc->addr, acc->bdf, acc->size);
+		request_report_unhandled(io, v, acc->type, acc->dir, acc->addr, acc->bdf,
+					 acc->size);
 		*val = mask;
 		return true;
 	}
@@ -387,7 +388,8 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 	}
 	/* Release: publishes iv->client and the slot body to every completer. */
 	atomic_store_explicit(&iv->claim, claim_make(iv->seq, c->id), memory_order_release);
-	atomic_store_explicit(ioreq_slot_state(s), IVY_IOREQ_STATE_PROCESSING, memory_order_release);
+	atomic_store_explicit(ioreq_slot_state(s), IVY_IOREQ_STATE_PROCESSING,
+			      memory_order_release);
 
 	if (c->ops) {
 		struct ivy_ioreq req = { .vcpu = v,
@@ -405,10 +407,9 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 		if (atomic_compare_exchange_strong_explicit(
 			    &iv->claim, &expect, claim_make(iv->seq, c->id | IOREQ_OWNER_DONE),
 			    memory_order_acq_rel, memory_order_acquire))
-			slot_publish_complete(io, v, ret ? ~0ull : req.value,
-					      ret ? IVY_IOREQ_RESULT_UNHANDLED
-						  : IVY_IOREQ_RESULT_HANDLED,
-					      NULL);
+			slot_publish_complete(
+				io, v, ret ? ~0ull : req.value,
+				ret ? IVY_IOREQ_RESULT_UNHANDLED : IVY_IOREQ_RESULT_HANDLED, NULL);
 	} else {
 		client_post(c, v);
 	}
@@ -624,7 +625,8 @@ int ivy_ioreq_set_ecam(struct ivy_vm *vm, ivy_gpa_t base, uint64_t size, uint8_t
 	}
 	if (size) {
 		for (uint32_t i = 0; i < next->nr_ranges[0]; i++) {
-			if (next->ranges[0][i].start < base + size && base <= next->ranges[0][i].end) {
+			if (next->ranges[0][i].start < base + size &&
+			    base <= next->ranges[0][i].end) {
 				ioreq_routes_free(next);
 				ret = -EEXIST;
 				goto out;
@@ -668,7 +670,8 @@ static int client_link_locked(struct ioreq_vm *io, struct ivy_ioreq_client *c, b
 	if (io->next_client_id > IOREQ_MAX_CLIENT_ID)
 		return -ENOSPC;
 	if (dflt) {
-		const struct ioreq_routes *r = atomic_load_explicit(&io->routes, memory_order_relaxed);
+		const struct ioreq_routes *r =
+			atomic_load_explicit(&io->routes, memory_order_relaxed);
 
 		if (r && r->dflt)
 			return -EEXIST;
@@ -719,8 +722,7 @@ int ivy_ioreq_client_create(struct ivy_vm *vm, const struct ivy_ioreq_client_con
 	return 0;
 }
 
-int ioreq_client_create_remote(struct ioreq_vm *io, const char *name,
-			       struct ivy_ioreq_client **out)
+int ioreq_client_create_remote(struct ioreq_vm *io, const char *name, struct ivy_ioreq_client **out)
 {
 	struct ivy_ioreq_client *c;
 	size_t slots_size = (size_t)ivy_ioreq_nr_pages(io->nr_slots) * IVY_IOREQ_PAGE_SIZE;
@@ -876,8 +878,8 @@ static void client_shutdown_locked(struct ioreq_vm *io, struct ivy_ioreq_client 
 	}
 	atomic_store_explicit(&c->dead, true, memory_order_release);
 	/* The old table must go before the client's memory does: insist on a new one. */
-	while (!(next = ioreq_routes_clone(atomic_load_explicit(&io->routes,
-								memory_order_relaxed))))
+	while (!(
+		next = ioreq_routes_clone(atomic_load_explicit(&io->routes, memory_order_relaxed))))
 		nanosleep(&nap, NULL);
 	ioreq_routes_forget_client(next, c);
 	ioreq_routes_publish_locked(io, next);
@@ -1053,8 +1055,8 @@ int ivy_ioreq_client_complete(struct ivy_ioreq_client *client, const struct ivy_
 			return -EALREADY;
 		if (c != claim_make(req->seq, client->id))
 			return -EPERM;
-		if (atomic_compare_exchange_weak_explicit(&iv->claim, &c, done, memory_order_acq_rel,
-							  memory_order_acquire))
+		if (atomic_compare_exchange_weak_explicit(
+			    &iv->claim, &c, done, memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
 	slot_publish_complete(io, req->vcpu, req->value & ioreq_width_mask(iv->size),

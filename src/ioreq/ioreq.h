@@ -27,10 +27,10 @@
 
 #include "core/core.h"
 
-#define IOREQ_OWNER_NONE 0u
-#define IOREQ_OWNER_DONE 0x80000000u
+#define IOREQ_OWNER_NONE    0u
+#define IOREQ_OWNER_DONE    0x80000000u
 #define IOREQ_MAX_CLIENT_ID 0x7fffffffu
-#define IOREQ_NR_SPACES	 3 /* MMIO, PIO, PCI: index type - 1 */
+#define IOREQ_NR_SPACES	    3 /* MMIO, PIO, PCI: index type - 1 */
 
 /* An inclusive range claimed by a client. */
 struct ioreq_range {

@@ -198,7 +198,8 @@ bool ioreq_ioeventfd_signal(const struct ioreq_routes *r, bool pio, uint64_t add
 		uint64_t one = 1;
 
 		/* KVM's ioeventfd_in_range(): same space, address and length, then the data. */
-		if (!!(ev->flags & IVY_IOEVENTFD_F_PIO) != pio || ev->addr != addr || ev->len != len)
+		if (!!(ev->flags & IVY_IOEVENTFD_F_PIO) != pio || ev->addr != addr ||
+		    ev->len != len)
 			continue;
 		if ((ev->flags & IVY_IOEVENTFD_F_DATAMATCH) &&
 		    (val & ioreq_width_mask(len)) != (ev->datamatch & ioreq_width_mask(len)))

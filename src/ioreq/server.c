@@ -18,9 +18,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define SERVER_MAX_CONNS  64
-#define CONN_MAX_IRQFDS	  16
-#define MSG_MAX_FDS	  2
+#define SERVER_MAX_CONNS 64
+#define CONN_MAX_IRQFDS	 16
+#define MSG_MAX_FDS	 2
 
 struct ioreq_conn {
 	int sock;
@@ -203,12 +203,8 @@ static bool conn_handle(struct ioreq_server *srv, struct ioreq_conn *c)
 	case IVY_IOREQ_MSG_UNCLAIM:
 		reply.status = ivy_ioreq_client_del_range(c->client, m.flags, m.a, m.b);
 		break;
-	case IVY_IOREQ_MSG_SET_DEFAULT:
-		reply.status = ioreq_client_set_default(c->client);
-		break;
-	case IVY_IOREQ_MSG_IRQFD:
-		reply.status = conn_irqfd(srv, c, &m, fds, nfds, &reply.a);
-		break;
+	case IVY_IOREQ_MSG_SET_DEFAULT: reply.status = ioreq_client_set_default(c->client); break;
+	case IVY_IOREQ_MSG_IRQFD: reply.status = conn_irqfd(srv, c, &m, fds, nfds, &reply.a); break;
 	case IVY_IOREQ_MSG_IRQFD_DEASSIGN:
 		if (m.a >= CONN_MAX_IRQFDS || c->irqfds[m.a] < 0) {
 			reply.status = -ENOENT;
@@ -218,9 +214,7 @@ static bool conn_handle(struct ioreq_server *srv, struct ioreq_conn *c)
 		close(c->irqfds[m.a]);
 		c->irqfds[m.a] = -1;
 		break;
-	default:
-		reply.status = -EINVAL;
-		break;
+	default: reply.status = -EINVAL; break;
 	}
 send:
 	/* A client that does not read its replies loses them; it cannot block us. */

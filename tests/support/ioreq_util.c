@@ -15,8 +15,8 @@ static void *async_thread(void *arg)
 	return NULL;
 }
 
-void ioreq_async_start(struct ioreq_async_access *a, struct ivy_vcpu *vcpu, bool pio,
-		       uint64_t addr, unsigned len, bool is_write, uint64_t val)
+void ioreq_async_start(struct ioreq_async_access *a, struct ivy_vcpu *vcpu, bool pio, uint64_t addr,
+		       unsigned len, bool is_write, uint64_t val)
 {
 	a->vcpu = vcpu;
 	a->pio = pio;

@@ -23,8 +23,8 @@ struct ioreq_async_access {
 	pthread_t thread;
 };
 
-void ioreq_async_start(struct ioreq_async_access *a, struct ivy_vcpu *vcpu, bool pio,
-		       uint64_t addr, unsigned len, bool is_write, uint64_t val);
+void ioreq_async_start(struct ioreq_async_access *a, struct ivy_vcpu *vcpu, bool pio, uint64_t addr,
+		       unsigned len, bool is_write, uint64_t val);
 /* Joins the access thread; returns the value read (or the write's value). */
 uint64_t ioreq_async_join(struct ioreq_async_access *a);
 
