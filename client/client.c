@@ -188,6 +188,21 @@ int ivy_client_kick_fd(const struct ivy_client *c)
 	return c->kick_fd;
 }
 
+struct ivy_ioreq_slot *ivy_client_slots(const struct ivy_client *c)
+{
+	return c->slots;
+}
+
+struct ivy_ioreq_ctl *ivy_client_ctl(const struct ivy_client *c)
+{
+	return c->ctl;
+}
+
+uint32_t ivy_client_nr_slots(const struct ivy_client *c)
+{
+	return c->nr_slots;
+}
+
 int ivy_client_socket(const struct ivy_client *c)
 {
 	return c->sock;

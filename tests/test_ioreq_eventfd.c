@@ -2,7 +2,7 @@
 /* ioeventfd and irqfd, against a fake interrupt controller that records what it is asked. */
 #include "ioreq_util.h"
 
-#include "core/core.h"
+#include "fake_irq.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,118 +10,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-/* ---- the fake interrupt controller ---- */
-
-#define FAKE_MAX_CALLS 64
-
-struct fake_call {
-	char kind; /* 'S' set_spi, 'M' msi */
-	uint32_t intid;
-	bool level;
-	uint64_t doorbell;
-	uint32_t data, devid;
-};
-
-static struct fake_gic {
-	pthread_mutex_t lock;
-	struct fake_call calls[FAKE_MAX_CALLS];
-	int nr;
-	void (*resample_fn)(void *);
-	void *resample_opaque;
-	uint32_t resample_intid;
-	int add_resample_ret;
-} fake = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void fake_record(struct fake_call c)
-{
-	pthread_mutex_lock(&fake.lock);
-	if (fake.nr < FAKE_MAX_CALLS)
-		fake.calls[fake.nr++] = c;
-	pthread_mutex_unlock(&fake.lock);
-}
-
-static int fake_nr(void)
-{
-	int n;
-
-	pthread_mutex_lock(&fake.lock);
-	n = fake.nr;
-	pthread_mutex_unlock(&fake.lock);
-	return n;
-}
-
-static struct fake_call fake_get(int i)
-{
-	struct fake_call c;
-
-	pthread_mutex_lock(&fake.lock);
-	c = fake.calls[i];
-	pthread_mutex_unlock(&fake.lock);
-	return c;
-}
-
-static int fake_set_spi(struct ivy_vm *vm, uint32_t intid, bool level)
-{
-	(void)vm;
-	fake_record((struct fake_call){ .kind = 'S', .intid = intid, .level = level });
-	return 0;
-}
-
-static int fake_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t data, uint32_t devid)
-{
-	(void)vm;
-	fake_record((struct fake_call){ .kind = 'M', .doorbell = doorbell, .data = data, .devid = devid });
-	return 1;
-}
-
-static int fake_add_resample(struct ivy_vm *vm, uint32_t intid, void (*fn)(void *), void *opaque)
-{
-	(void)vm;
-	if (fake.add_resample_ret)
-		return fake.add_resample_ret;
-	pthread_mutex_lock(&fake.lock);
-	fake.resample_fn = fn;
-	fake.resample_opaque = opaque;
-	fake.resample_intid = intid;
-	pthread_mutex_unlock(&fake.lock);
-	return 0;
-}
-
-static void fake_del_resample(struct ivy_vm *vm, uint32_t intid, void (*fn)(void *), void *opaque)
-{
-	(void)vm;
-	(void)intid;
-	pthread_mutex_lock(&fake.lock);
-	if (fake.resample_fn == fn && fake.resample_opaque == opaque)
-		fake.resample_fn = NULL;
-	pthread_mutex_unlock(&fake.lock);
-}
-
-static const struct vm_irq_ops fake_ops = {
-	.set_spi = fake_set_spi,
-	.signal_msi = fake_signal_msi,
-	.add_resample = fake_add_resample,
-	.del_resample = fake_del_resample,
-};
-
 static struct ivy_vm *fake_vm(void)
 {
 	struct ivy_vm *vm = ioreq_test_vm(1, 0, NULL);
 
-	pthread_mutex_lock(&fake.lock);
-	fake.nr = 0;
-	fake.resample_fn = NULL;
-	fake.add_resample_ret = 0;
-	pthread_mutex_unlock(&fake.lock);
-	atomic_store_explicit(&vm->irq_ops, &fake_ops, memory_order_release);
+	fake_irq_install(vm);
 	return vm;
-}
-
-static void wait_calls(int n)
-{
-	for (int i = 0; i < 2000 && fake_nr() < n; i++)
-		ioreq_test_sleep_ms(1);
-	assert_int_equal(fake_nr(), n);
 }
 
 static void kick(int fd)
@@ -148,7 +42,8 @@ static void test_ioeventfd_match_and_fall_through(void **state)
 {
 	struct ivy_vm *vm = ioreq_test_vm(1, 0, NULL);
 	struct ivy_vcpu *v = ivy_vm_vcpu(vm, 0);
-	struct ivy_ioreq_client *c = ioreq_test_client(vm, "c", IVY_IOREQ_CLIENT_F_DEFAULT, 0, 0, 0);
+	struct ivy_ioreq_client *c =
+		ioreq_test_client(vm, "c", IVY_IOREQ_CLIENT_F_DEFAULT, 0, 0, 0);
 	int efd = eventfd(0, EFD_NONBLOCK), efd2 = eventfd(0, EFD_NONBLOCK);
 	struct ivy_ioeventfd ev = { .fd = efd, .addr = 0x10000050, .len = 4 };
 	struct ivy_ioeventfd dm = { .fd = efd2,
@@ -282,7 +177,7 @@ static void test_irqfd_spi_edge_and_msi(void **state)
 	assert_int_equal(ivy_irqfd_assign(vm, &spi), -EBUSY);
 	assert_int_equal(ivy_irqfd_assign(vm, &msi), 0);
 	kick(efd);
-	wait_calls(2);
+	fake_wait_calls(2);
 	/* No resampler: the line pulses. */
 	c = fake_get(0);
 	assert_int_equal(c.kind, 'S');
@@ -292,7 +187,7 @@ static void test_irqfd_spi_edge_and_msi(void **state)
 	assert_int_equal(c.kind, 'S');
 	assert_false(c.level);
 	kick(mfd);
-	wait_calls(3);
+	fake_wait_calls(3);
 	c = fake_get(2);
 	assert_int_equal(c.kind, 'M');
 	assert_int_equal(c.doorbell, 0x8090040);
@@ -306,7 +201,7 @@ static void test_irqfd_spi_edge_and_msi(void **state)
 	assert_int_equal(fake_nr(), 3);
 	/* The fd can be assigned again after deassign. */
 	assert_int_equal(ivy_irqfd_assign(vm, &spi), 0);
-	wait_calls(5); /* the pending count from before fires at once */
+	fake_wait_calls(5); /* the pending count from before fires at once */
 	ivy_vm_close(vm);
 	close(efd);
 	close(mfd);
@@ -357,7 +252,7 @@ static void test_irqfd_level_resample(void **state)
 	assert_non_null(fake.resample_fn);
 	assert_int_equal(fake.resample_intid, 50);
 	kick(efd);
-	wait_calls(1);
+	fake_wait_calls(1);
 	/* The line stays high until the guest EOIs. */
 	c = fake_get(0);
 	assert_int_equal(c.kind, 'S');
@@ -374,7 +269,7 @@ static void test_irqfd_level_resample(void **state)
 	assert_int_equal(efd_count(rfd), 1);
 	/* Deassign unhooks the resampler and lowers the line. */
 	kick(efd);
-	wait_calls(3);
+	fake_wait_calls(3);
 	assert_int_equal(ivy_irqfd_deassign(vm, efd), 0);
 	assert_null(fake.resample_fn);
 	assert_int_equal(fake_nr(), 4);

@@ -47,6 +47,14 @@ int ivy_client_kick_fd(const struct ivy_client *c);
 /* The socket, readable with a hang-up when the VMM goes away (for poll()). */
 int ivy_client_socket(const struct ivy_client *c);
 
+/*
+ * The client's own request pages (slot v belongs to vCPU v) and control page,
+ * for device models that manage their slots without ivy_client_wait/complete.
+ */
+struct ivy_ioreq_slot *ivy_client_slots(const struct ivy_client *c);
+struct ivy_ioreq_ctl *ivy_client_ctl(const struct ivy_client *c);
+uint32_t ivy_client_nr_slots(const struct ivy_client *c);
+
 /* Claims or drops an inclusive range, as ivy_ioreq_client_add_range/del_range. */
 IVY_MUST_CHECK int ivy_client_claim(struct ivy_client *c, uint32_t type, uint64_t start,
 				    uint64_t end);
