@@ -60,9 +60,9 @@ static void rf_start(struct rf_thread *t, int timeout_ms, bool irq)
 	memset(t, 0, sizeof(*t));
 	t->timeout_ms = timeout_ms;
 	assert_int_equal(ivy_client_connect(sock_path, "regfile", &t->c), 0);
-	assert_int_equal(ivy_client_claim(t->c, IVY_IOREQ_TYPE_MMIO, RF_BASE,
-					  RF_BASE + REGFILE_SIZE - 1),
-			 0);
+	assert_int_equal(
+		ivy_client_claim(t->c, IVY_IOREQ_TYPE_MMIO, RF_BASE, RF_BASE + REGFILE_SIZE - 1),
+		0);
 	if (irq) {
 		assert_int_equal(ivy_client_irqfd_spi(t->c, 45, &t->rf.irq_index), 0);
 		t->rf.has_irq = true;

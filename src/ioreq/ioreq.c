@@ -320,6 +320,7 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 	struct ivy_ioreq_slot *s = &io->slots[v];
 	const struct ioreq_routes *r;
 	struct ivy_ioreq_client *c;
+	struct ioreq_access ecam;
 	uint64_t mask = ioreq_width_mask(acc->size);
 	uint64_t wval = acc->dir == IVY_IOREQ_WRITE ? acc->value & mask : 0;
 
@@ -336,6 +337,27 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 	r = atomic_load_explicit(&io->routes, memory_order_acquire);
 	if (atomic_load_explicit(&io->stopped, memory_order_relaxed))
 		r = NULL;
+	if (r && acc->type == IVY_IOREQ_TYPE_MMIO && r->ecam_size && acc->addr >= r->ecam_base &&
+	    acc->addr - r->ecam_base < r->ecam_size) {
+		uint64_t off = acc->addr - r->ecam_base;
+
+		/* An access that crosses into the next function belongs to no function. */
+		if ((off & 0xfff) + acc->size > 0x1000) {
+			vcpu_route_leave(iv);
+			request_report_unhandled(io, v, acc->type, acc->dir, acc->addr, 0,
+						 acc->size);
+			*val = mask;
+			return true;
+		}
+		ecam = *acc;
+		ecam.type = IVY_IOREQ_TYPE_PCI;
+		ecam.bdf = IVY_PCI_BDF(r->ecam_bus + (off >> 20), off >> 15, off >> 12);
+		ecam.addr = off & 0xfff;
+		acc = &ecam;
+		__atomic_store_n(&iv->type, acc->type, __ATOMIC_RELAXED);
+		__atomic_store_n(&iv->addr, acc->addr, __ATOMIC_RELAXED);
+		__atomic_store_n(&iv->bdf, acc->bdf, __ATOMIC_RELAXED);
+	}
 	if (r && acc->dir == IVY_IOREQ_WRITE && acc->type != IVY_IOREQ_TYPE_PCI &&
 	    ioreq_ioeventfd_signal(r, acc->type == IVY_IOREQ_TYPE_PIO, acc->addr, acc->size,
 				   wval)) {
@@ -536,27 +558,7 @@ int ioreq_vcpu_mmio(struct ioreq_vm *io, struct ivy_vcpu *vcpu, ivy_gpa_t gpa, u
 				    .size = len,
 				    .addr = gpa,
 				    .value = is_write ? *val : 0 };
-	const struct ioreq_routes *r = atomic_load_explicit(&io->routes, memory_order_acquire);
 
-	/*
-	 * The ECAM window is only read here to decide the request's type; a change of
-	 * window races with guest accesses exactly as it would on hardware.
-	 */
-	if (r && r->ecam_size && gpa >= r->ecam_base && gpa - r->ecam_base < r->ecam_size) {
-		uint64_t off = gpa - r->ecam_base;
-
-		/* An access that crosses into the next function belongs to no function. */
-		if ((off & 0xfff) + len > 0x1000) {
-			if (!is_write)
-				*val = ioreq_width_mask(len);
-			request_report_unhandled(io, vcpu->index, IVY_IOREQ_TYPE_MMIO, acc.dir, gpa,
-						 0, len);
-			return 0;
-		}
-		acc.type = IVY_IOREQ_TYPE_PCI;
-		acc.bdf = IVY_PCI_BDF(r->ecam_bus + (off >> 20), off >> 15, off >> 12);
-		acc.addr = off & 0xfff;
-	}
 	return request_run(io, vcpu, &acc, val);
 }
 

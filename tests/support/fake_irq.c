@@ -44,8 +44,8 @@ static int fake_set_spi(struct ivy_vm *vm, uint32_t intid, bool level)
 static int fake_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t data, uint32_t devid)
 {
 	(void)vm;
-	fake_record(
-		(struct fake_call){ .kind = 'M', .doorbell = doorbell, .data = data, .devid = devid });
+	fake_record((struct fake_call){
+		.kind = 'M', .doorbell = doorbell, .data = data, .devid = devid });
 	return 1;
 }
 
