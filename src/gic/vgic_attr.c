@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The GIC's control plane: the "GICv2" device type and its attributes, with
+ * KVM's groups, encodings and error numbers (arm-vgic.rst), and the routing
+ * ops (vm->irq_ops) through which irqfds and device models raise interrupts.
+ *
+ * When each error is reported, as KVM does:
+ *  - creating a GIC on a VM that has one (of any type): -EEXIST at create;
+ *    a GICv2 on a VM with a vCPU index >= 8: -E2BIG at create;
+ *  - address attributes: -EEXIST if already set, -EINVAL if misaligned or
+ *    wrapping, -E2BIG beyond the VM's IPA size, at set time;
+ *  - a missing distributor or CPU interface address: -ENXIO, and overlapping
+ *    frames (with each other): -EINVAL, at the first vCPU run (ivy_vcpu_flush),
+ *    where KVM's kvm_vgic_map_resources reports them; a frame overlapping RAM or
+ *    another MMIO region: -EEXIST, also then;
+ *  - a vCPU added after initialisation: -EBUSY (kvm_arch_vcpu_precreate); a
+ *    vCPU index >= 8 on GICv2: -EINVAL (beyond KVM's max_vcpus);
+ *  - NR_IRQS: -EINVAL out of 64..1024 or not a multiple of 32, -EBUSY if set
+ *    already or after initialisation.
+ */
+#include "gic/vgic.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GICV2M_SETSPI_NS 0x040
+
+static bool range_overlap(ivy_gpa_t a, uint64_t alen, ivy_gpa_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static void vgic_v2_unmap(struct vgic_dist *dist)
+{
+	struct ivy_mmio_region **regions[] = { &dist->dist_region, &dist->cpu_region,
+					       &dist->v2m_region };
+
+	for (size_t i = 0; i < IVY_ARRAY_SIZE(regions); i++) {
+		/* -ENOENT only if VM teardown already released the bus: nothing left to do. */
+		if (*regions[i] && ivy_mmio_unregister(dist->vm, *regions[i]))
+			vm_log(dist->vm, IVY_LOG_DEBUG, "vgic: %s region already released",
+			       i == 0 ? "distributor" : i == 1 ? "CPU interface" : "v2m");
+		*regions[i] = NULL;
+	}
+}
+
+/* KVM's vgic_v2_map_resources (vm->config_lock and dist->config_lock held). */
+static int vgic_v2_map(struct vgic_dist *dist)
+{
+	struct ivy_vm *vm = dist->vm;
+	bool v2m = dist->v2m_base != VGIC_ADDR_UNDEF;
+	int ret;
+
+	if (dist->dist_base == VGIC_ADDR_UNDEF || dist->cpu_base == VGIC_ADDR_UNDEF)
+		return -ENXIO;
+	if (range_overlap(dist->dist_base, IVY_VGIC_V2_DIST_SIZE, dist->cpu_base,
+			  IVY_VGIC_V2_CPU_SIZE))
+		return -EINVAL;
+	if (v2m && (range_overlap(dist->v2m_base, IVY_VGIC_V2M_SIZE, dist->dist_base,
+				  IVY_VGIC_V2_DIST_SIZE) ||
+		    range_overlap(dist->v2m_base, IVY_VGIC_V2M_SIZE, dist->cpu_base,
+				  IVY_VGIC_V2_CPU_SIZE) ||
+		    dist->v2m_spi_base < VGIC_NR_PRIVATE_IRQS || dist->v2m_nr_spis == 0 ||
+		    dist->v2m_spi_base + dist->v2m_nr_spis > dist->nr_irqs ||
+		    dist->v2m_spi_base + dist->v2m_nr_spis > 1020))
+		return -EINVAL;
+	ret = mmio_register_locked(vm, dist->dist_base, IVY_VGIC_V2_DIST_SIZE,
+				   &vgic_v2_dist_mmio_ops, dist, &dist->dist_region);
+	if (ret)
+		goto err;
+	ret = mmio_register_locked(vm, dist->cpu_base, IVY_VGIC_V2_CPU_SIZE,
+				   &vgic_v2_cpu_mmio_ops, dist, &dist->cpu_region);
+	if (ret)
+		goto err;
+	if (v2m) {
+		ret = mmio_register_locked(vm, dist->v2m_base, IVY_VGIC_V2M_SIZE,
+					   &vgic_v2m_mmio_ops, dist, &dist->v2m_region);
+		if (ret)
+			goto err;
+	}
+	return 0;
+err:
+	vgic_v2_unmap(dist);
+	return ret;
+}
+
+const struct vgic_model vgic_v2_model = {
+	.type = IVY_DEV_TYPE_ARM_VGIC_V2,
+	.max_vcpus = VGIC_V2_MAX_VCPUS,
+	.sgi_sources = true,
+	.map = vgic_v2_map,
+	.unmap = vgic_v2_unmap,
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Routing ops for irqfds and device models.                                                  */
+
+static int vgic_ops_set_spi(struct ivy_vm *vm, uint32_t intid, bool level)
+{
+	struct vgic_dist *dist = vm->vgic;
+	int ret;
+
+	if (!dist)
+		return -ENODEV;
+	if (intid < VGIC_NR_PRIVATE_IRQS)
+		return -EINVAL;
+	ret = vgic_lazy_init(dist);
+	return ret ? ret : vgic_inject(dist, NULL, intid, level);
+}
+
+static int vgic_ops_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t data,
+			       uint32_t devid)
+{
+	struct vgic_dist *dist = vm->vgic;
+	int ret;
+
+	(void)devid; /* GICv2m does not identify devices */
+	if (!dist || dist->v2m_base == VGIC_ADDR_UNDEF)
+		return -ENODEV;
+	if (doorbell != dist->v2m_base + GICV2M_SETSPI_NS)
+		return -EINVAL;
+	ret = vgic_lazy_init(dist);
+	return ret ? ret : vgic_v2m_setspi(dist, data & 0x3ff);
+}
+
+static int vgic_ops_add_resample(struct ivy_vm *vm, uint32_t intid, void (*fn)(void *opaque),
+				 void *opaque)
+{
+	struct vgic_dist *dist = vm->vgic;
+	int ret = 0;
+
+	if (!dist)
+		return -ENODEV;
+	if (!fn || intid < VGIC_NR_PRIVATE_IRQS || intid >= 1020)
+		return -EINVAL;
+	pthread_rwlock_wrlock(&dist->resample_lock);
+	if (dist->nr_resample == dist->cap_resample) {
+		uint32_t cap = dist->cap_resample ? dist->cap_resample * 2 : 8;
+		struct vgic_resample *r = realloc(dist->resample, cap * sizeof(*r));
+
+		if (!r) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		dist->resample = r;
+		dist->cap_resample = cap;
+	}
+	dist->resample[dist->nr_resample++] =
+		(struct vgic_resample){ .intid = intid, .fn = fn, .opaque = opaque };
+out:
+	pthread_rwlock_unlock(&dist->resample_lock);
+	return ret;
+}
+
+/* Waits for running hooks (they hold the read lock): fn has returned when this does. */
+static void vgic_ops_del_resample(struct ivy_vm *vm, uint32_t intid, void (*fn)(void *opaque),
+				  void *opaque)
+{
+	struct vgic_dist *dist = vm->vgic;
+
+	if (!dist)
+		return;
+	pthread_rwlock_wrlock(&dist->resample_lock);
+	for (uint32_t i = 0; i < dist->nr_resample; i++) {
+		struct vgic_resample *r = &dist->resample[i];
+
+		if (r->intid == intid && r->fn == fn && r->opaque == opaque) {
+			*r = dist->resample[--dist->nr_resample];
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&dist->resample_lock);
+}
+
+static const struct vm_irq_ops vgic_irq_ops = {
+	.set_spi = vgic_ops_set_spi,
+	.signal_msi = vgic_ops_signal_msi,
+	.add_resample = vgic_ops_add_resample,
+	.del_resample = vgic_ops_del_resample,
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* The device type.                                                                           */
+
+static int vgic_v2_create(struct ivy_device *dev)
+{
+	struct ivy_vm *vm = dev->vm;
+	struct vgic_dist *dist;
+
+	if (vm->vgic)
+		return -EEXIST;
+	for (uint32_t i = VGIC_V2_MAX_VCPUS; i < vm->max_vcpus; i++)
+		if (ivy_vm_vcpu(vm, i))
+			return -E2BIG;
+	dist = vgic_dist_alloc(vm, &vgic_v2_model);
+	if (!dist)
+		return -ENOMEM;
+	dev->priv = dist;
+	vm->vgic = dist;
+	atomic_store_explicit(&vm->irq_ops, &vgic_irq_ops, memory_order_release);
+	return 0;
+}
+
+static void vgic_v2_destroy(struct ivy_device *dev)
+{
+	struct vgic_dist *dist = dev->priv;
+
+	atomic_store_explicit(&dev->vm->irq_ops, NULL, memory_order_release);
+	dist->model->unmap(dist);
+	dev->vm->vgic = NULL;
+	vgic_dist_free(dist);
+}
+
+static int vgic_v2_vcpu_create(struct ivy_device *dev, struct ivy_vcpu *vcpu)
+{
+	struct vgic_dist *dist = dev->priv;
+
+	if (atomic_load_explicit(&dist->initialized, memory_order_acquire))
+		return -EBUSY;
+	return vcpu->index >= VGIC_V2_MAX_VCPUS ? -EINVAL : 0;
+}
+
+static int vgic_attr_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t **slot,
+			  uint64_t *size)
+{
+	switch (type) {
+	case IVY_VGIC_V2_ADDR_TYPE_DIST:
+		*slot = &dist->dist_base;
+		*size = IVY_VGIC_V2_DIST_SIZE;
+		return 0;
+	case IVY_VGIC_V2_ADDR_TYPE_CPU:
+		*slot = &dist->cpu_base;
+		*size = IVY_VGIC_V2_CPU_SIZE;
+		return 0;
+	case IVY_VGIC_V2_ADDR_TYPE_V2M:
+		*slot = &dist->v2m_base;
+		*size = IVY_VGIC_V2M_SIZE;
+		return 0;
+	default: return -ENXIO;
+	}
+}
+
+static int vgic_set_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t addr)
+{
+	ivy_gpa_t *slot;
+	uint64_t size;
+	int ret = vgic_attr_addr(dist, type, &slot, &size);
+
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&dist->config_lock);
+	if (*slot != VGIC_ADDR_UNDEF)
+		ret = -EEXIST;
+	else if (atomic_load_explicit(&dist->ready, memory_order_relaxed))
+		ret = -EBUSY; /* only the optional v2m frame can still be unset */
+	else if ((addr & (IVY_PAGE_SIZE - 1)) || addr + size < addr)
+		ret = -EINVAL;
+	else if (!vm_gpa_range_valid(dist->vm, addr, size))
+		ret = -E2BIG;
+	else
+		*slot = addr;
+	pthread_mutex_unlock(&dist->config_lock);
+	return ret;
+}
+
+static int vgic_parse_cpu(struct vgic_dist *dist, uint64_t attr, struct vgic_access *acc)
+{
+	uint32_t cpuid = (uint32_t)((attr & IVY_VGIC_CPUID_MASK) >> IVY_VGIC_CPUID_SHIFT);
+	int ret = vgic_lazy_init(dist);
+
+	if (ret)
+		return ret;
+	*acc = (struct vgic_access){ .dist = dist, .vc = vgic_cpu_of(dist, cpuid), .host = true };
+	if (!acc->vc)
+		return -EINVAL;
+	/* Save/restore needs every vCPU out of the guest with its LRs folded back. */
+	return vgic_any_loaded(dist) ? -EBUSY : 0;
+}
+
+static int vgic_regs_access(struct vgic_dist *dist, const struct ivy_device_attr *attr,
+			    bool write)
+{
+	const struct vgic_frame *frame = attr->group == IVY_VGIC_GRP_DIST_REGS ?
+						 &vgic_v2_dist_frame :
+						 &vgic_v2_cpu_frame;
+	uint32_t offset = (uint32_t)(attr->attr & IVY_VGIC_OFFSET_MASK);
+	struct vgic_access acc;
+	uint32_t *val = attr->addr;
+	int ret;
+
+	if (attr->attr & ~(IVY_VGIC_CPUID_MASK | IVY_VGIC_OFFSET_MASK))
+		return -EINVAL;
+	ret = vgic_parse_cpu(dist, attr->attr, &acc);
+	if (ret)
+		return ret;
+	return write ? vgic_host_write(frame, &acc, offset, *val) :
+		       vgic_host_read(frame, &acc, offset, val);
+}
+
+static int vgic_level_info(struct vgic_dist *dist, const struct ivy_device_attr *attr,
+			   bool write)
+{
+	uint32_t intid = (uint32_t)(attr->attr & IVY_VGIC_LEVEL_INFO_INTID_MASK);
+	uint64_t info = (attr->attr & IVY_VGIC_LEVEL_INFO_MASK) >> IVY_VGIC_LEVEL_INFO_SHIFT;
+	uint32_t *val = attr->addr, out = 0;
+	struct vgic_access acc;
+	int ret;
+
+	if (info != IVY_VGIC_LEVEL_INFO_LINE_LEVEL || (intid & 31) ||
+	    (attr->attr >> 40) != 0)
+		return -EINVAL;
+	ret = vgic_parse_cpu(dist, attr->attr, &acc);
+	if (ret)
+		return ret;
+	if (intid >= dist->nr_irqs)
+		return -EINVAL;
+	for (uint32_t i = 0; i < 32; i++) {
+		struct vgic_irq *irq = vgic_get_irq(dist, acc.vc, intid + i);
+
+		/* SGIs have no input line. */
+		if (!irq || irq->intid < VGIC_NR_SGIS)
+			continue;
+		pthread_mutex_lock(&irq->lock);
+		if (write) {
+			irq->line_level = (*val >> i) & 1;
+			vgic_queue_irq_unlock(dist, irq);
+		} else {
+			out |= (uint32_t)irq->line_level << i;
+			pthread_mutex_unlock(&irq->lock);
+		}
+		vgic_put_irq(dist, irq);
+	}
+	if (!write)
+		*val = out;
+	return 0;
+}
+
+static int vgic_ctrl(struct vgic_dist *dist, const struct ivy_device_attr *attr)
+{
+	struct ivy_vm *vm = dist->vm;
+	int ret = 0;
+
+	switch (attr->attr) {
+	case IVY_VGIC_CTRL_INIT:
+		pthread_mutex_lock(&vm->config_lock);
+		pthread_mutex_lock(&dist->config_lock);
+		ret = vgic_init_locked(dist);
+		pthread_mutex_unlock(&dist->config_lock);
+		pthread_mutex_unlock(&vm->config_lock);
+		return ret;
+	case IVY_VGIC_CTRL_NR_LRS: {
+		uint32_t n = *(const uint32_t *)attr->addr;
+
+		if (n < 1 || n > VGIC_MAX_LRS)
+			return -EINVAL;
+		pthread_mutex_lock(&dist->config_lock);
+		if (atomic_load_explicit(&dist->initialized, memory_order_relaxed))
+			ret = -EBUSY;
+		else
+			dist->nr_lrs = n;
+		pthread_mutex_unlock(&dist->config_lock);
+		return ret;
+	}
+	default: return -ENXIO;
+	}
+}
+
+static int vgic_set_u32(struct vgic_dist *dist, uint32_t *field, uint32_t val, bool ready_only)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&dist->config_lock);
+	if (atomic_load_explicit(ready_only ? &dist->ready : &dist->initialized,
+				 memory_order_relaxed))
+		ret = -EBUSY;
+	else
+		*field = val;
+	pthread_mutex_unlock(&dist->config_lock);
+	return ret;
+}
+
+static int vgic_v2_set_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
+{
+	struct vgic_dist *dist = dev->priv;
+
+	switch (attr->group) {
+	case IVY_VGIC_GRP_ADDR:
+		return vgic_set_addr(dist, attr->attr, *(const uint64_t *)attr->addr);
+	case IVY_VGIC_GRP_NR_IRQS: {
+		uint32_t n = *(const uint32_t *)attr->addr;
+		int ret = 0;
+
+		if (attr->attr)
+			return -ENXIO;
+		if (n < 64 || n > VGIC_MAX_IRQS || (n & 31))
+			return -EINVAL;
+		pthread_mutex_lock(&dist->config_lock);
+		if (dist->nr_irqs || atomic_load_explicit(&dist->initialized, memory_order_relaxed))
+			ret = -EBUSY;
+		else
+			dist->nr_irqs = n;
+		pthread_mutex_unlock(&dist->config_lock);
+		return ret;
+	}
+	case IVY_VGIC_GRP_CTRL: return vgic_ctrl(dist, attr);
+	case IVY_VGIC_GRP_DIST_REGS:
+	case IVY_VGIC_GRP_CPU_REGS: return vgic_regs_access(dist, attr, true);
+	case IVY_VGIC_GRP_LEVEL_INFO: return vgic_level_info(dist, attr, true);
+	case IVY_VGIC_GRP_V2M: {
+		uint32_t v = *(const uint32_t *)attr->addr;
+
+		if (attr->attr == IVY_VGIC_V2M_SPI_BASE)
+			return vgic_set_u32(dist, &dist->v2m_spi_base, v, true);
+		if (attr->attr == IVY_VGIC_V2M_NR_SPIS)
+			return vgic_set_u32(dist, &dist->v2m_nr_spis, v, true);
+		return -ENXIO;
+	}
+	default: return -ENXIO;
+	}
+}
+
+static int vgic_v2_get_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
+{
+	struct vgic_dist *dist = dev->priv;
+	ivy_gpa_t *slot;
+	uint64_t size;
+	int ret;
+
+	switch (attr->group) {
+	case IVY_VGIC_GRP_ADDR:
+		ret = vgic_attr_addr(dist, attr->attr, &slot, &size);
+		if (ret)
+			return ret;
+		pthread_mutex_lock(&dist->config_lock);
+		*(uint64_t *)attr->addr = *slot;
+		pthread_mutex_unlock(&dist->config_lock);
+		return 0;
+	case IVY_VGIC_GRP_NR_IRQS:
+		if (attr->attr)
+			return -ENXIO;
+		pthread_mutex_lock(&dist->config_lock);
+		*(uint32_t *)attr->addr = dist->nr_irqs ? dist->nr_irqs : VGIC_DEFAULT_NR_IRQS;
+		pthread_mutex_unlock(&dist->config_lock);
+		return 0;
+	case IVY_VGIC_GRP_CTRL:
+		if (attr->attr != IVY_VGIC_CTRL_NR_LRS)
+			return -ENXIO;
+		pthread_mutex_lock(&dist->config_lock);
+		*(uint32_t *)attr->addr = dist->nr_lrs;
+		pthread_mutex_unlock(&dist->config_lock);
+		return 0;
+	case IVY_VGIC_GRP_DIST_REGS:
+	case IVY_VGIC_GRP_CPU_REGS: return vgic_regs_access(dist, attr, false);
+	case IVY_VGIC_GRP_LEVEL_INFO: return vgic_level_info(dist, attr, false);
+	case IVY_VGIC_GRP_V2M:
+		if (attr->attr > IVY_VGIC_V2M_NR_SPIS)
+			return -ENXIO;
+		pthread_mutex_lock(&dist->config_lock);
+		*(uint32_t *)attr->addr = attr->attr == IVY_VGIC_V2M_SPI_BASE ?
+						  dist->v2m_spi_base :
+						  dist->v2m_nr_spis;
+		pthread_mutex_unlock(&dist->config_lock);
+		return 0;
+	default: return -ENXIO;
+	}
+}
+
+static int vgic_v2_has_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
+{
+	struct vgic_dist *dist = dev->priv;
+	const struct vgic_frame *frame;
+	const struct vgic_reg *r;
+	ivy_gpa_t *slot;
+	uint64_t size;
+	uint32_t offset;
+
+	switch (attr->group) {
+	case IVY_VGIC_GRP_ADDR: return vgic_attr_addr(dist, attr->attr, &slot, &size);
+	case IVY_VGIC_GRP_NR_IRQS: return attr->attr ? -ENXIO : 0;
+	case IVY_VGIC_GRP_CTRL:
+		return attr->attr == IVY_VGIC_CTRL_INIT || attr->attr == IVY_VGIC_CTRL_NR_LRS ?
+			       0 :
+			       -ENXIO;
+	case IVY_VGIC_GRP_DIST_REGS:
+	case IVY_VGIC_GRP_CPU_REGS:
+		frame = attr->group == IVY_VGIC_GRP_DIST_REGS ? &vgic_v2_dist_frame :
+								&vgic_v2_cpu_frame;
+		offset = (uint32_t)(attr->attr & IVY_VGIC_OFFSET_MASK);
+		r = (offset & 3) ? NULL : vgic_frame_find(frame, offset);
+		return r && !(r->flags & VGIC_REG_NO_HOST) ? 0 : -ENXIO;
+	case IVY_VGIC_GRP_LEVEL_INFO:
+		return ((attr->attr & IVY_VGIC_LEVEL_INFO_MASK) >> IVY_VGIC_LEVEL_INFO_SHIFT) ==
+				       IVY_VGIC_LEVEL_INFO_LINE_LEVEL ?
+			       0 :
+			       -ENXIO;
+	case IVY_VGIC_GRP_V2M: return attr->attr <= IVY_VGIC_V2M_NR_SPIS ? 0 : -ENXIO;
+	default: return -ENXIO;
+	}
+}
+
+const struct device_type vgic_v2_device_type = {
+	.type = IVY_DEV_TYPE_ARM_VGIC_V2,
+	.name = "GICv2",
+	.create = vgic_v2_create,
+	.destroy = vgic_v2_destroy,
+	.set_attr = vgic_v2_set_attr,
+	.get_attr = vgic_v2_get_attr,
+	.has_attr = vgic_v2_has_attr,
+	.vcpu_create = vgic_v2_vcpu_create,
+};
