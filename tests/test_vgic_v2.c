@@ -19,14 +19,14 @@ static void test_bad_access_razwi_counted(void **state)
 		uint32_t off;
 		unsigned len;
 	} cases[] = {
-		{ GICD_ISENABLER + 4, 1 },  /* 1-bit bank: word only */
-		{ GICD_ISENABLER + 4, 2 },  /* halfword */
-		{ GICD_ISENABLER + 4, 8 },  /* doubleword */
-		{ GICD_ISENABLER + 5, 4 },  /* misaligned */
+		{ GICD_ISENABLER + 4, 1 },   /* 1-bit bank: word only */
+		{ GICD_ISENABLER + 4, 2 },   /* halfword */
+		{ GICD_ISENABLER + 4, 8 },   /* doubleword */
+		{ GICD_ISENABLER + 5, 4 },   /* misaligned */
 		{ GICD_IPRIORITYR + 41, 2 }, /* halfword in a byte bank */
-		{ 0x00c, 4 },		    /* reserved */
-		{ 0xe00, 4 },		    /* reserved */
-		{ GICD_CTLR + 1, 1 },	    /* byte of a word register */
+		{ 0x00c, 4 },		     /* reserved */
+		{ 0xe00, 4 },		     /* reserved */
+		{ GICD_CTLR + 1, 1 },	     /* byte of a word register */
 	};
 	struct gic g;
 
@@ -36,9 +36,8 @@ static void test_bad_access_razwi_counted(void **state)
 	for (size_t i = 0; i < IVY_ARRAY_SIZE(cases); i++) {
 		uint64_t before = ivy_vm_stat(g.vm, IVY_STAT_GIC_BAD_ACCESS);
 
-		assert_int_equal(test_mmio_read(g.vcpu[0], GIC_DIST_BASE + cases[i].off,
-						cases[i].len),
-				 0);
+		assert_int_equal(
+			test_mmio_read(g.vcpu[0], GIC_DIST_BASE + cases[i].off, cases[i].len), 0);
 		test_mmio_write(g.vcpu[0], GIC_DIST_BASE + cases[i].off, cases[i].len, 0);
 		assert_int_equal(ivy_vm_stat(g.vm, IVY_STAT_GIC_BAD_ACCESS), before + 2);
 	}
@@ -49,8 +48,8 @@ static void test_bad_access_razwi_counted(void **state)
 	{
 		uint64_t before = ivy_vm_stat(g.vm, IVY_STAT_GIC_BAD_ACCESS);
 
-		assert_int_equal(test_mmio_read(g.vcpu[0], GIC_DIST_BASE + GICD_IPRIORITYR + SPI, 1),
-				 0x80);
+		assert_int_equal(
+			test_mmio_read(g.vcpu[0], GIC_DIST_BASE + GICD_IPRIORITYR + SPI, 1), 0x80);
 		assert_int_equal(gicd_read(&g, 0, GICD_ISENABLER + 0x7c), 0);
 		/* The CPU interface has its own bad accesses. */
 		assert_int_equal(test_mmio_read(g.vcpu[0], GIC_CPU_BASE + GICC_PMR, 1), 0);
@@ -237,8 +236,7 @@ static void test_priority_five_bits(void **state)
 	(void)state;
 	gic_new(&g, 1, 0, 0);
 	test_mmio_write(g.vcpu[0], GIC_DIST_BASE + GICD_IPRIORITYR + SPI, 1, 0xff);
-	assert_int_equal(test_mmio_read(g.vcpu[0], GIC_DIST_BASE + GICD_IPRIORITYR + SPI, 1),
-			 0xf8);
+	assert_int_equal(test_mmio_read(g.vcpu[0], GIC_DIST_BASE + GICD_IPRIORITYR + SPI, 1), 0xf8);
 	gicd_write(&g, 0, GICD_IPRIORITYR + 4, 0xffffffff);
 	assert_int_equal(gicd_read(&g, 0, GICD_IPRIORITYR + 4), 0xf8f8f8f8);
 	gicc_write(&g, 0, GICC_PMR, 0xff);
@@ -302,8 +300,8 @@ static void test_sgir_filters(void **state)
 	} cases[] = {
 		{ (0u << 24) | (0x05u << 16) | 2, 0x5 },
 		{ (0u << 24) | (0xf8u << 16) | 2, 0x8 }, /* CPUs 4-7 absent */
-		{ (1u << 24) | 2, 0xd },		  /* all but self */
-		{ (2u << 24) | 2, 0x2 },		  /* self */
+		{ (1u << 24) | 2, 0xd },		 /* all but self */
+		{ (2u << 24) | 2, 0x2 },		 /* self */
 		{ (3u << 24) | (0xffu << 16) | 2, 0x0 }, /* reserved: nothing */
 	};
 	struct gic g;

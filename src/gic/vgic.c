@@ -446,9 +446,9 @@ static bool vgic_lr_add(struct vgic_cpu *vc, struct vgic_irq *irq, uint8_t sourc
 static bool vgic_populate_lrs(struct vgic_cpu *vc, struct vgic_irq *irq)
 {
 	struct vgic_dist *dist = vc->dist;
-	bool deliverable = irq->enabled && vgic_irq_is_pending(irq) &&
-			   (atomic_load_explicit(&dist->ctlr, memory_order_relaxed) &
-			    (1u << irq->group));
+	bool deliverable =
+		irq->enabled && vgic_irq_is_pending(irq) &&
+		(atomic_load_explicit(&dist->ctlr, memory_order_relaxed) & (1u << irq->group));
 
 	if (dist->model->sgi_sources && irq->intid < VGIC_NR_SGIS) {
 		/* GICv2 SGIs: one LR per source CPU, lowest source first (GIC-CHOICES.md). */
@@ -466,7 +466,7 @@ static bool vgic_populate_lrs(struct vgic_cpu *vc, struct vgic_irq *irq)
 
 			if (!vgic_lr_add(vc, irq, src, VGIC_LR_PENDING))
 				break;
-			irq->source &= (uint8_t)~(1u << src);
+			irq->source &= (uint8_t) ~(1u << src);
 		}
 		irq->pending_latch = irq->source != 0;
 		return !(deliverable && irq->source);
@@ -591,7 +591,8 @@ void vgic_sync_cpu(struct vgic_cpu *vc)
 bool vgic_any_loaded(struct vgic_dist *dist)
 {
 	for (uint32_t i = 0; i < dist->nr_cpus; i++)
-		if (dist->cpus[i] && atomic_load_explicit(&dist->cpus[i]->loaded, memory_order_acquire))
+		if (dist->cpus[i] &&
+		    atomic_load_explicit(&dist->cpus[i]->loaded, memory_order_acquire))
 			return true;
 	return false;
 }

@@ -48,11 +48,11 @@ struct vgic_irq {
 	bool pending_latch; /* edge events and GICD_ISPENDR writes; for v2 SGIs: source != 0 */
 	bool line_level;    /* the input line; level interrupts are pending while it is high */
 	bool active;
-	uint8_t group; /* 0 or 1 (GICD_IGROUPR) */
-	uint8_t config;	  /* enum vgic_config */
-	uint8_t priority; /* upper VGIC_PRI_BITS bits only */
-	uint8_t targets;  /* GICv2 GICD_ITARGETSR byte, absent CPUs masked out */
-	uint8_t source;	  /* GICv2 SGIs: one bit per source CPU with a pending instance */
+	uint8_t group;	       /* 0 or 1 (GICD_IGROUPR) */
+	uint8_t config;	       /* enum vgic_config */
+	uint8_t priority;      /* upper VGIC_PRI_BITS bits only */
+	uint8_t targets;       /* GICv2 GICD_ITARGETSR byte, absent CPUs masked out */
+	uint8_t source;	       /* GICv2 SGIs: one bit per source CPU with a pending instance */
 	uint8_t active_source; /* GICv2 SGIs: the source CPU of the active instance */
 	uint64_t mpidr;	       /* GICv3 GICD_IROUTER (issue 5) */
 	atomic_uint refcount;  /* LPIs only (issue 5); 0 for the static IRQs */
@@ -72,23 +72,23 @@ struct vgic_lr {
 };
 
 /* GICH_HCR / GICH_MISR bits (IHI 0048B 5.3.2, 5.3.5). */
-#define GICH_HCR_EN	       (1u << 0)
-#define GICH_HCR_UIE	       (1u << 1)
-#define GICH_HCR_LRENPIE       (1u << 2)
-#define GICH_HCR_NPIE	       (1u << 3)
-#define GICH_HCR_VGRP0EIE      (1u << 4)
-#define GICH_HCR_VGRP0DIE      (1u << 5)
-#define GICH_HCR_VGRP1EIE      (1u << 6)
-#define GICH_HCR_VGRP1DIE      (1u << 7)
+#define GICH_HCR_EN		(1u << 0)
+#define GICH_HCR_UIE		(1u << 1)
+#define GICH_HCR_LRENPIE	(1u << 2)
+#define GICH_HCR_NPIE		(1u << 3)
+#define GICH_HCR_VGRP0EIE	(1u << 4)
+#define GICH_HCR_VGRP0DIE	(1u << 5)
+#define GICH_HCR_VGRP1EIE	(1u << 6)
+#define GICH_HCR_VGRP1DIE	(1u << 7)
 #define GICH_HCR_EOICOUNT_SHIFT 27
-#define GICH_MISR_EOI	       (1u << 0)
-#define GICH_MISR_U	       (1u << 1)
-#define GICH_MISR_LRENP	       (1u << 2)
-#define GICH_MISR_NP	       (1u << 3)
-#define GICH_MISR_VGRP0E       (1u << 4)
-#define GICH_MISR_VGRP0D       (1u << 5)
-#define GICH_MISR_VGRP1E       (1u << 6)
-#define GICH_MISR_VGRP1D       (1u << 7)
+#define GICH_MISR_EOI		(1u << 0)
+#define GICH_MISR_U		(1u << 1)
+#define GICH_MISR_LRENP		(1u << 2)
+#define GICH_MISR_NP		(1u << 3)
+#define GICH_MISR_VGRP0E	(1u << 4)
+#define GICH_MISR_VGRP0D	(1u << 5)
+#define GICH_MISR_VGRP1E	(1u << 6)
+#define GICH_MISR_VGRP1D	(1u << 7)
 
 /* GICC_CTLR as the virtual CPU interface implements it (GICV_CTLR, IHI 0048B 5.5.1). */
 #define GICC_CTLR_ENABLEGRP0 (1u << 0)
@@ -173,10 +173,10 @@ struct vgic_dist {
 	atomic_bool ready;	 /* frames mapped (first vCPU run) */
 	uint32_t nr_irqs;	 /* 0 until set or initialised */
 	uint32_t nr_lrs;
-	uint32_t nr_cpus;	 /* cpus[] entries: highest vCPU index + 1 */
-	uint32_t present_cpus;	 /* GICv2: bit per existing vCPU */
-	struct vgic_cpu **cpus;	 /* by vCPU index; NULL for absent indices */
-	struct vgic_irq *spis;	 /* nr_irqs - 32 entries */
+	uint32_t nr_cpus;	/* cpus[] entries: highest vCPU index + 1 */
+	uint32_t present_cpus;	/* GICv2: bit per existing vCPU */
+	struct vgic_cpu **cpus; /* by vCPU index; NULL for absent indices */
+	struct vgic_irq *spis;	/* nr_irqs - 32 entries */
 
 	ivy_gpa_t dist_base, cpu_base, v2m_base;
 	uint32_t v2m_spi_base, v2m_nr_spis;
@@ -235,10 +235,10 @@ struct vgic_access {
 
 struct vgic_reg {
 	uint32_t offset;
-	uint32_t len;		/* bytes covered: one register, or a whole per-IRQ bank */
-	uint8_t bits_per_irq;	/* 0: a plain register; else a bank indexed by INTID from 0 */
-	uint8_t widths;		/* VGIC_W* the guest may use */
-	uint8_t flags;		/* VGIC_REG_* */
+	uint32_t len;	      /* bytes covered: one register, or a whole per-IRQ bank */
+	uint8_t bits_per_irq; /* 0: a plain register; else a bank indexed by INTID from 0 */
+	uint8_t widths;	      /* VGIC_W* the guest may use */
+	uint8_t flags;	      /* VGIC_REG_* */
 	/* Plain registers. NULL read: RAZ; NULL write: WI. */
 	uint32_t (*read)(const struct vgic_access *acc, uint32_t offset);
 	void (*write)(const struct vgic_access *acc, uint32_t offset, uint32_t val);
@@ -253,8 +253,7 @@ struct vgic_reg {
 	int (*host_write)(const struct vgic_access *acc, uint32_t offset, uint32_t val);
 	uint32_t (*host_irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
 	int (*host_irq_check)(const struct vgic_access *acc, uint32_t intid, uint32_t field);
-	void (*host_irq_write)(const struct vgic_access *acc, struct vgic_irq *irq,
-			       uint32_t field);
+	void (*host_irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field);
 };
 
 struct vgic_frame {
@@ -269,8 +268,8 @@ int vgic_frame_check(const struct vgic_frame *frame);
 const struct vgic_reg *vgic_frame_find(const struct vgic_frame *frame, uint32_t offset);
 uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access *acc,
 			uint64_t offset, unsigned len);
-void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc,
-		     uint64_t offset, unsigned len, uint64_t val);
+void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint64_t offset,
+		     unsigned len, uint64_t val);
 int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
 		   uint32_t *val);
 int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,

@@ -40,7 +40,9 @@ static void vgic_v2_unmap(struct vgic_dist *dist)
 		/* -ENOENT only if VM teardown already released the bus: nothing left to do. */
 		if (*regions[i] && ivy_mmio_unregister(dist->vm, *regions[i]))
 			vm_log(dist->vm, IVY_LOG_DEBUG, "vgic: %s region already released",
-			       i == 0 ? "distributor" : i == 1 ? "CPU interface" : "v2m");
+			       i == 0	? "distributor"
+			       : i == 1 ? "CPU interface"
+					: "v2m");
 		*regions[i] = NULL;
 	}
 }
@@ -69,8 +71,8 @@ static int vgic_v2_map(struct vgic_dist *dist)
 				   &vgic_v2_dist_mmio_ops, dist, &dist->dist_region);
 	if (ret)
 		goto err;
-	ret = mmio_register_locked(vm, dist->cpu_base, IVY_VGIC_V2_CPU_SIZE,
-				   &vgic_v2_cpu_mmio_ops, dist, &dist->cpu_region);
+	ret = mmio_register_locked(vm, dist->cpu_base, IVY_VGIC_V2_CPU_SIZE, &vgic_v2_cpu_mmio_ops,
+				   dist, &dist->cpu_region);
 	if (ret)
 		goto err;
 	if (v2m) {
@@ -109,8 +111,7 @@ static int vgic_ops_set_spi(struct ivy_vm *vm, uint32_t intid, bool level)
 	return ret ? ret : vgic_inject(dist, NULL, intid, level);
 }
 
-static int vgic_ops_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t data,
-			       uint32_t devid)
+static int vgic_ops_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t data, uint32_t devid)
 {
 	struct vgic_dist *dist = vm->vgic;
 	int ret;
@@ -221,8 +222,7 @@ static int vgic_v2_vcpu_create(struct ivy_device *dev, struct ivy_vcpu *vcpu)
 	return vcpu->index >= VGIC_V2_MAX_VCPUS ? -EINVAL : 0;
 }
 
-static int vgic_attr_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t **slot,
-			  uint64_t *size)
+static int vgic_attr_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t **slot, uint64_t *size)
 {
 	switch (type) {
 	case IVY_VGIC_V2_ADDR_TYPE_DIST:
@@ -278,12 +278,10 @@ static int vgic_parse_cpu(struct vgic_dist *dist, uint64_t attr, struct vgic_acc
 	return vgic_any_loaded(dist) ? -EBUSY : 0;
 }
 
-static int vgic_regs_access(struct vgic_dist *dist, const struct ivy_device_attr *attr,
-			    bool write)
+static int vgic_regs_access(struct vgic_dist *dist, const struct ivy_device_attr *attr, bool write)
 {
-	const struct vgic_frame *frame = attr->group == IVY_VGIC_GRP_DIST_REGS ?
-						 &vgic_v2_dist_frame :
-						 &vgic_v2_cpu_frame;
+	const struct vgic_frame *frame =
+		attr->group == IVY_VGIC_GRP_DIST_REGS ? &vgic_v2_dist_frame : &vgic_v2_cpu_frame;
 	uint32_t offset = (uint32_t)(attr->attr & IVY_VGIC_OFFSET_MASK);
 	struct vgic_access acc;
 	uint32_t *val = attr->addr;
@@ -294,12 +292,11 @@ static int vgic_regs_access(struct vgic_dist *dist, const struct ivy_device_attr
 	ret = vgic_parse_cpu(dist, attr->attr, &acc);
 	if (ret)
 		return ret;
-	return write ? vgic_host_write(frame, &acc, offset, *val) :
-		       vgic_host_read(frame, &acc, offset, val);
+	return write ? vgic_host_write(frame, &acc, offset, *val)
+		     : vgic_host_read(frame, &acc, offset, val);
 }
 
-static int vgic_level_info(struct vgic_dist *dist, const struct ivy_device_attr *attr,
-			   bool write)
+static int vgic_level_info(struct vgic_dist *dist, const struct ivy_device_attr *attr, bool write)
 {
 	uint32_t intid = (uint32_t)(attr->attr & IVY_VGIC_LEVEL_INFO_INTID_MASK);
 	uint64_t info = (attr->attr & IVY_VGIC_LEVEL_INFO_MASK) >> IVY_VGIC_LEVEL_INFO_SHIFT;
@@ -307,8 +304,7 @@ static int vgic_level_info(struct vgic_dist *dist, const struct ivy_device_attr 
 	struct vgic_access acc;
 	int ret;
 
-	if (info != IVY_VGIC_LEVEL_INFO_LINE_LEVEL || (intid & 31) ||
-	    (attr->attr >> 40) != 0)
+	if (info != IVY_VGIC_LEVEL_INFO_LINE_LEVEL || (intid & 31) || (attr->attr >> 40) != 0)
 		return -EINVAL;
 	ret = vgic_parse_cpu(dist, attr->attr, &acc);
 	if (ret)
@@ -457,9 +453,8 @@ static int vgic_v2_get_attr(struct ivy_device *dev, const struct ivy_device_attr
 		if (attr->attr > IVY_VGIC_V2M_NR_SPIS)
 			return -ENXIO;
 		pthread_mutex_lock(&dist->config_lock);
-		*(uint32_t *)attr->addr = attr->attr == IVY_VGIC_V2M_SPI_BASE ?
-						  dist->v2m_spi_base :
-						  dist->v2m_nr_spis;
+		*(uint32_t *)attr->addr = attr->attr == IVY_VGIC_V2M_SPI_BASE ? dist->v2m_spi_base
+									      : dist->v2m_nr_spis;
 		pthread_mutex_unlock(&dist->config_lock);
 		return 0;
 	default: return -ENXIO;
@@ -479,21 +474,21 @@ static int vgic_v2_has_attr(struct ivy_device *dev, const struct ivy_device_attr
 	case IVY_VGIC_GRP_ADDR: return vgic_attr_addr(dist, attr->attr, &slot, &size);
 	case IVY_VGIC_GRP_NR_IRQS: return attr->attr ? -ENXIO : 0;
 	case IVY_VGIC_GRP_CTRL:
-		return attr->attr == IVY_VGIC_CTRL_INIT || attr->attr == IVY_VGIC_CTRL_NR_LRS ?
-			       0 :
-			       -ENXIO;
+		return attr->attr == IVY_VGIC_CTRL_INIT || attr->attr == IVY_VGIC_CTRL_NR_LRS
+			       ? 0
+			       : -ENXIO;
 	case IVY_VGIC_GRP_DIST_REGS:
 	case IVY_VGIC_GRP_CPU_REGS:
-		frame = attr->group == IVY_VGIC_GRP_DIST_REGS ? &vgic_v2_dist_frame :
-								&vgic_v2_cpu_frame;
+		frame = attr->group == IVY_VGIC_GRP_DIST_REGS ? &vgic_v2_dist_frame
+							      : &vgic_v2_cpu_frame;
 		offset = (uint32_t)(attr->attr & IVY_VGIC_OFFSET_MASK);
 		r = (offset & 3) ? NULL : vgic_frame_find(frame, offset);
 		return r && !(r->flags & VGIC_REG_NO_HOST) ? 0 : -ENXIO;
 	case IVY_VGIC_GRP_LEVEL_INFO:
 		return ((attr->attr & IVY_VGIC_LEVEL_INFO_MASK) >> IVY_VGIC_LEVEL_INFO_SHIFT) ==
-				       IVY_VGIC_LEVEL_INFO_LINE_LEVEL ?
-			       0 :
-			       -ENXIO;
+				       IVY_VGIC_LEVEL_INFO_LINE_LEVEL
+			       ? 0
+			       : -ENXIO;
 	case IVY_VGIC_GRP_V2M: return attr->attr <= IVY_VGIC_V2M_NR_SPIS ? 0 : -ENXIO;
 	default: return -ENXIO;
 	}

@@ -133,8 +133,8 @@ uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access
 	       (len == 4 ? 0xffffffffu : (1u << (len * 8)) - 1);
 }
 
-void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc,
-		     uint64_t offset, unsigned len, uint64_t val)
+void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint64_t offset,
+		     unsigned len, uint64_t val)
 {
 	const struct vgic_reg *r = vgic_mmio_decode(frame, acc, offset, len);
 

@@ -111,8 +111,7 @@ static uint32_t dist_read_enable(const struct vgic_access *acc, struct vgic_irq 
 	return irq->enabled;
 }
 
-static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *irq,
-			       uint32_t field)
+static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -122,8 +121,7 @@ static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *i
 }
 
 /* GIC-CHOICES.md: SGIs are always enabled; ICENABLER writes to them are ignored. */
-static void dist_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq,
-			       uint32_t field)
+static void dist_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -146,8 +144,7 @@ static uint32_t dist_host_read_pending(const struct vgic_access *acc, struct vgi
 }
 
 /* GIC-CHOICES.md: SGI pending state changes only through SGIR and C/SPENDSGIR. */
-static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *irq,
-				uint32_t field)
+static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -156,8 +153,7 @@ static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *
 	dist_update_unlock(acc, irq);
 }
 
-static void dist_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq,
-				uint32_t field)
+static void dist_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -173,8 +169,7 @@ static uint32_t dist_read_active(const struct vgic_access *acc, struct vgic_irq 
 	return irq->active;
 }
 
-static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq,
-			       uint32_t field)
+static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (!field)
 		return;
@@ -185,8 +180,7 @@ static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *i
 	dist_update_unlock(acc, irq);
 }
 
-static void dist_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq,
-			       uint32_t field)
+static void dist_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (!field)
 		return;
@@ -202,8 +196,7 @@ static uint32_t dist_read_priority(const struct vgic_access *acc, struct vgic_ir
 }
 
 /* GIC-CHOICES.md: 5 priority bits; a field written 0xff reads 0xf8. */
-static void dist_write_priority(const struct vgic_access *acc, struct vgic_irq *irq,
-				uint32_t field)
+static void dist_write_priority(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	pthread_mutex_lock(&irq->lock);
 	irq->priority = (uint8_t)(field & VGIC_PRI_MASK);
@@ -225,8 +218,7 @@ static uint32_t dist_read_target(const struct vgic_access *acc, struct vgic_irq 
 	return irq->targets;
 }
 
-static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *irq,
-			      uint32_t field)
+static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
 		return;
@@ -276,8 +268,7 @@ static uint32_t dist_read_config(const struct vgic_access *acc, struct vgic_irq 
 	return irq->config == VGIC_CONFIG_EDGE ? 2u : 0u;
 }
 
-static void dist_write_config(const struct vgic_access *acc, struct vgic_irq *irq,
-			      uint32_t field)
+static void dist_write_config(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
 		return;
@@ -345,8 +336,7 @@ static uint32_t dist_read_sgi_sources(const struct vgic_access *acc, struct vgic
 	return irq->source;
 }
 
-static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *irq,
-				uint32_t field)
+static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	if (!field)
 		return;
@@ -356,8 +346,7 @@ static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *
 	dist_update_unlock(acc, irq);
 }
 
-static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *irq,
-				uint32_t field)
+static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
 {
 	field &= acc->dist->present_cpus;
 	if (!field)
@@ -377,56 +366,114 @@ static int dist_check_sgi_sources(const struct vgic_access *acc, uint32_t intid,
 /* PIDR4-7, PIDR0-3, CIDR0-3: GIC-400's identification (ArchRev 2 in PIDR2). */
 static uint32_t dist_read_id(const struct vgic_access *acc, uint32_t offset)
 {
-	static const uint8_t id[12] = { 0x04, 0, 0, 0, 0x90, 0xb4, 0x2b, 0, 0x0d, 0xf0, 0x05, 0xb1 };
+	static const uint8_t id[12] = {
+		0x04, 0, 0, 0, 0x90, 0xb4, 0x2b, 0, 0x0d, 0xf0, 0x05, 0xb1
+	};
 
 	(void)acc;
 	return id[(offset - GICD_PIDR4) / 4];
 }
 
-#define W32    VGIC_W32
-#define W8_32  (VGIC_W8 | VGIC_W32)
-#define BANK1  (VGIC_MAX_IRQS / 8)
-#define BANK2  (VGIC_MAX_IRQS / 4)
-#define BANK8  1020 /* INTIDs 1020-1023 have no priority or target byte */
+#define W32   VGIC_W32
+#define W8_32 (VGIC_W8 | VGIC_W32)
+#define BANK1 (VGIC_MAX_IRQS / 8)
+#define BANK2 (VGIC_MAX_IRQS / 4)
+#define BANK8 1020 /* INTIDs 1020-1023 have no priority or target byte */
 
 static const struct vgic_reg dist_regs[] = {
-	{ .offset = GICD_CTLR, .len = 4, .widths = W32, .read = dist_read_ctlr,
-	  .write = dist_write_ctlr, .host_write = dist_host_write_ctlr },
+	{ .offset = GICD_CTLR,
+	  .len = 4,
+	  .widths = W32,
+	  .read = dist_read_ctlr,
+	  .write = dist_write_ctlr,
+	  .host_write = dist_host_write_ctlr },
 	{ .offset = GICD_TYPER, .len = 4, .widths = W32, .read = dist_read_typer },
 	{ .offset = GICD_IIDR, .len = 4, .widths = W32, .read = dist_read_iidr },
-	{ .offset = GICD_IGROUPR, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = dist_read_group, .irq_write = dist_write_group },
-	{ .offset = GICD_ISENABLER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = dist_read_enable, .irq_write = dist_write_senable },
-	{ .offset = GICD_ICENABLER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = dist_read_enable, .irq_write = dist_write_cenable },
-	{ .offset = GICD_ISPENDR, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = dist_read_pending, .irq_write = dist_write_spending,
+	{ .offset = GICD_IGROUPR,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = dist_read_group,
+	  .irq_write = dist_write_group },
+	{ .offset = GICD_ISENABLER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = dist_read_enable,
+	  .irq_write = dist_write_senable },
+	{ .offset = GICD_ICENABLER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = dist_read_enable,
+	  .irq_write = dist_write_cenable },
+	{ .offset = GICD_ISPENDR,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = dist_read_pending,
+	  .irq_write = dist_write_spending,
 	  .host_irq_read = dist_host_read_pending },
-	{ .offset = GICD_ICPENDR, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = dist_read_pending, .irq_write = dist_write_cpending,
+	{ .offset = GICD_ICPENDR,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = dist_read_pending,
+	  .irq_write = dist_write_cpending,
 	  .host_irq_read = dist_host_read_pending },
-	{ .offset = GICD_ISACTIVER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = dist_read_active, .irq_write = dist_write_sactive },
-	{ .offset = GICD_ICACTIVER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = dist_read_active, .irq_write = dist_write_cactive },
-	{ .offset = GICD_IPRIORITYR, .len = BANK8, .bits_per_irq = 8, .widths = W8_32,
-	  .irq_read = dist_read_priority, .irq_write = dist_write_priority,
+	{ .offset = GICD_ISACTIVER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = dist_read_active,
+	  .irq_write = dist_write_sactive },
+	{ .offset = GICD_ICACTIVER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = dist_read_active,
+	  .irq_write = dist_write_cactive },
+	{ .offset = GICD_IPRIORITYR,
+	  .len = BANK8,
+	  .bits_per_irq = 8,
+	  .widths = W8_32,
+	  .irq_read = dist_read_priority,
+	  .irq_write = dist_write_priority,
 	  .host_irq_check = dist_check_priority },
-	{ .offset = GICD_ITARGETSR, .len = BANK8, .bits_per_irq = 8, .widths = W8_32,
-	  .irq_read = dist_read_target, .irq_write = dist_write_target,
-	  .host_irq_read = dist_host_read_target, .host_irq_check = dist_check_target,
+	{ .offset = GICD_ITARGETSR,
+	  .len = BANK8,
+	  .bits_per_irq = 8,
+	  .widths = W8_32,
+	  .irq_read = dist_read_target,
+	  .irq_write = dist_write_target,
+	  .host_irq_read = dist_host_read_target,
+	  .host_irq_check = dist_check_target,
 	  .host_irq_write = dist_host_write_target },
-	{ .offset = GICD_ICFGR, .len = BANK2, .bits_per_irq = 2, .widths = W32,
-	  .irq_read = dist_read_config, .irq_write = dist_write_config,
+	{ .offset = GICD_ICFGR,
+	  .len = BANK2,
+	  .bits_per_irq = 2,
+	  .widths = W32,
+	  .irq_read = dist_read_config,
+	  .irq_write = dist_write_config,
 	  .host_irq_check = dist_check_config },
-	{ .offset = GICD_SGIR, .len = 4, .widths = W32, .write = dist_write_sgir,
+	{ .offset = GICD_SGIR,
+	  .len = 4,
+	  .widths = W32,
+	  .write = dist_write_sgir,
 	  .host_write = dist_host_write_sgir },
-	{ .offset = GICD_CPENDSGIR, .len = VGIC_NR_SGIS, .bits_per_irq = 8, .widths = W8_32,
-	  .irq_read = dist_read_sgi_sources, .irq_write = dist_write_cpendsgi,
+	{ .offset = GICD_CPENDSGIR,
+	  .len = VGIC_NR_SGIS,
+	  .bits_per_irq = 8,
+	  .widths = W8_32,
+	  .irq_read = dist_read_sgi_sources,
+	  .irq_write = dist_write_cpendsgi,
 	  .host_irq_check = dist_check_sgi_sources },
-	{ .offset = GICD_SPENDSGIR, .len = VGIC_NR_SGIS, .bits_per_irq = 8, .widths = W8_32,
-	  .irq_read = dist_read_sgi_sources, .irq_write = dist_write_spendsgi,
+	{ .offset = GICD_SPENDSGIR,
+	  .len = VGIC_NR_SGIS,
+	  .bits_per_irq = 8,
+	  .widths = W8_32,
+	  .irq_read = dist_read_sgi_sources,
+	  .irq_write = dist_write_spendsgi,
 	  .host_irq_check = dist_check_sgi_sources },
 	{ .offset = GICD_PIDR4, .len = 0x30, .widths = W32, .read = dist_read_id },
 };

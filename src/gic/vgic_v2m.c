@@ -52,7 +52,9 @@ static uint32_t v2m_read_iidr(const struct vgic_access *acc, uint32_t offset)
 
 static const struct vgic_reg v2m_regs[] = {
 	{ .offset = V2M_MSI_TYPER, .len = 4, .widths = VGIC_W32, .read = v2m_read_typer },
-	{ .offset = V2M_SETSPI_NS, .len = 4, .widths = VGIC_W16 | VGIC_W32,
+	{ .offset = V2M_SETSPI_NS,
+	  .len = 4,
+	  .widths = VGIC_W16 | VGIC_W32,
 	  .write = v2m_write_setspi },
 	{ .offset = V2M_MSI_IIDR, .len = 4, .widths = VGIC_W32, .read = v2m_read_iidr },
 };

@@ -46,14 +46,14 @@
 #define GICC_IIDR   0xfc
 #define GICC_DIR    0x1000
 /* GICH offsets. */
-#define GICH_HCR   0x000
-#define GICH_VTR   0x004
-#define GICH_VMCR  0x008
-#define GICH_MISR  0x010
-#define GICH_EISR0 0x020
+#define GICH_HCR    0x000
+#define GICH_VTR    0x004
+#define GICH_VMCR   0x008
+#define GICH_MISR   0x010
+#define GICH_EISR0  0x020
 #define GICH_ELRSR0 0x030
-#define GICH_APR   0x0f0
-#define GICH_LR(n) (0x100 + 4 * (n))
+#define GICH_APR    0x0f0
+#define GICH_LR(n)  (0x100 + 4 * (n))
 
 struct gic {
 	struct ivy_vm *vm;
