@@ -9,8 +9,9 @@
 
 static struct ivy_vm *vm_new(uint32_t nr, uint32_t max)
 {
-	struct ivy_vm_config cfg = { .name = "attr", .nr_vcpus = nr, .max_vcpus = max,
-				     .ipa_bits = 32 };
+	struct ivy_vm_config cfg = {
+		.name = "attr", .nr_vcpus = nr, .max_vcpus = max, .ipa_bits = 32
+	};
 	struct ivy_vm *vm = NULL;
 
 	assert_int_equal(ivy_vm_create(&cfg, &vm), 0);
@@ -24,8 +25,7 @@ static int set_addr(struct ivy_device *dev, uint64_t type, uint64_t addr)
 	return ivy_device_set_attr(dev, &a);
 }
 
-static int attr_u32(struct ivy_device *dev, bool set, uint32_t group, uint64_t attr,
-		    uint32_t *val)
+static int attr_u32(struct ivy_device *dev, bool set, uint32_t group, uint64_t attr, uint32_t *val)
 {
 	struct ivy_device_attr a = { .group = group, .attr = attr, .addr = val };
 
@@ -158,16 +158,18 @@ static void test_map_errors(void **state)
 	{
 		uint32_t base = 64, nr = 64;
 
-		assert_int_equal(attr_u32(dev, true, IVY_VGIC_GRP_V2M, IVY_VGIC_V2M_SPI_BASE, &base),
+		assert_int_equal(
+			attr_u32(dev, true, IVY_VGIC_GRP_V2M, IVY_VGIC_V2M_SPI_BASE, &base), 0);
+		assert_int_equal(attr_u32(dev, true, IVY_VGIC_GRP_V2M, IVY_VGIC_V2M_NR_SPIS, &nr),
 				 0);
-		assert_int_equal(attr_u32(dev, true, IVY_VGIC_GRP_V2M, IVY_VGIC_V2M_NR_SPIS, &nr), 0);
 	}
 	assert_int_equal(ivy_vcpu_flush(ivy_vm_vcpu(vm, 0)), 0);
 	{
 		uint32_t base = 40;
 
-		assert_int_equal(attr_u32(dev, true, IVY_VGIC_GRP_V2M, IVY_VGIC_V2M_SPI_BASE, &base),
-				 -EBUSY);
+		assert_int_equal(
+			attr_u32(dev, true, IVY_VGIC_GRP_V2M, IVY_VGIC_V2M_SPI_BASE, &base),
+			-EBUSY);
 	}
 	ivy_vm_close(vm);
 	free(ram);
@@ -182,26 +184,26 @@ static void test_regs_errors(void **state)
 		uint32_t val;
 		int err;
 	} cases[] = {
-		{ IVY_VGIC_GRP_DIST_REGS, 0x00c, 0, -ENXIO },	      /* reserved */
-		{ IVY_VGIC_GRP_DIST_REGS, 0x102, 0, -ENXIO },	      /* misaligned */
-		{ IVY_VGIC_GRP_DIST_REGS, 0x000, 4, -EINVAL },	      /* CTLR reserved bit */
-		{ IVY_VGIC_GRP_DIST_REGS, 0x004, 0, -EINVAL },	      /* TYPER is read-only */
-		{ IVY_VGIC_GRP_DIST_REGS, 0x428, 0x01, -EINVAL },     /* priority low bits */
-		{ IVY_VGIC_GRP_DIST_REGS, 0x828, 0x04, -EINVAL },     /* absent target CPU */
-		{ IVY_VGIC_GRP_DIST_REGS, 0x800, 0x03, -EINVAL },     /* two SGI active sources */
-		{ IVY_VGIC_GRP_DIST_REGS, 0x81c, 0x02, -EINVAL },     /* PPI target not own */
-		{ IVY_VGIC_GRP_DIST_REGS, 0xc00, 0, -EINVAL },	      /* SGIs are edge */
-		{ IVY_VGIC_GRP_DIST_REGS, 0xc04, 0x2, -EINVAL },      /* PPIs are level */
-		{ IVY_VGIC_GRP_DIST_REGS, 0xc08, 0x1, -EINVAL },      /* reserved config bit */
-		{ IVY_VGIC_GRP_DIST_REGS, 0xf20, 0x4, -EINVAL },      /* absent SGI source */
-		{ IVY_VGIC_GRP_CPU_REGS, 0x00, 1u << 5, -EINVAL },    /* CTLR reserved bit */
-		{ IVY_VGIC_GRP_CPU_REGS, 0x04, 0x07, -EINVAL },	      /* PMR low bits */
-		{ IVY_VGIC_GRP_CPU_REGS, 0x08, 1, -EINVAL },	      /* BPR below 2 */
-		{ IVY_VGIC_GRP_CPU_REGS, 0x1c, 2, -EINVAL },	      /* ABPR below 3 */
-		{ IVY_VGIC_GRP_CPU_REGS, 0xe0, 1, -EINVAL },	      /* NSAPR0 not within APR0 */
-		{ IVY_VGIC_GRP_CPU_REGS, 0x0c, 0, -ENXIO },	      /* IAR: no host access */
-		{ IVY_VGIC_GRP_CPU_REGS, 0xfc, 0, -EINVAL },	      /* IIDR read-only */
-		{ IVY_VGIC_GRP_CPU_REGS, 0x2000, 0, -ENXIO },	      /* beyond the frame */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x00c, 0, -ENXIO },	   /* reserved */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x102, 0, -ENXIO },	   /* misaligned */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x000, 4, -EINVAL },	   /* CTLR reserved bit */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x004, 0, -EINVAL },	   /* TYPER is read-only */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x428, 0x01, -EINVAL },  /* priority low bits */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x828, 0x04, -EINVAL },  /* absent target CPU */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x800, 0x03, -EINVAL },  /* two SGI active sources */
+		{ IVY_VGIC_GRP_DIST_REGS, 0x81c, 0x02, -EINVAL },  /* PPI target not own */
+		{ IVY_VGIC_GRP_DIST_REGS, 0xc00, 0, -EINVAL },	   /* SGIs are edge */
+		{ IVY_VGIC_GRP_DIST_REGS, 0xc04, 0x2, -EINVAL },   /* PPIs are level */
+		{ IVY_VGIC_GRP_DIST_REGS, 0xc08, 0x1, -EINVAL },   /* reserved config bit */
+		{ IVY_VGIC_GRP_DIST_REGS, 0xf20, 0x4, -EINVAL },   /* absent SGI source */
+		{ IVY_VGIC_GRP_CPU_REGS, 0x00, 1u << 5, -EINVAL }, /* CTLR reserved bit */
+		{ IVY_VGIC_GRP_CPU_REGS, 0x04, 0x07, -EINVAL },	   /* PMR low bits */
+		{ IVY_VGIC_GRP_CPU_REGS, 0x08, 1, -EINVAL },	   /* BPR below 2 */
+		{ IVY_VGIC_GRP_CPU_REGS, 0x1c, 2, -EINVAL },	   /* ABPR below 3 */
+		{ IVY_VGIC_GRP_CPU_REGS, 0xe0, 1, -EINVAL },	   /* NSAPR0 not within APR0 */
+		{ IVY_VGIC_GRP_CPU_REGS, 0x0c, 0, -ENXIO },	   /* IAR: no host access */
+		{ IVY_VGIC_GRP_CPU_REGS, 0xfc, 0, -EINVAL },	   /* IIDR read-only */
+		{ IVY_VGIC_GRP_CPU_REGS, 0x2000, 0, -ENXIO },	   /* beyond the frame */
 	};
 	struct gic g;
 	uint32_t v, before;

@@ -74,9 +74,8 @@ static void gic_restore(struct gic *g, const struct saved *s)
 							      reg_attr(c, off + 0x80), &inv),
 						 0);
 			}
-			assert_int_equal(gic_set_attr(g, IVY_VGIC_GRP_DIST_REGS, reg_attr(c, off),
-						      &v),
-					 0);
+			assert_int_equal(
+				gic_set_attr(g, IVY_VGIC_GRP_DIST_REGS, reg_attr(c, off), &v), 0);
 		}
 		for (uint32_t off = 0; off < 0x100; off += 4) {
 			uint32_t v = s->cpu[c][off / 4];
@@ -89,9 +88,9 @@ static void gic_restore(struct gic *g, const struct saved *s)
 		for (uint32_t i = 0; i < NR_IRQS / 32; i++) {
 			uint32_t v = s->level[c][i];
 
-			assert_int_equal(gic_set_attr(g, IVY_VGIC_GRP_LEVEL_INFO,
-						      reg_attr(c, i * 32), &v),
-					 0);
+			assert_int_equal(
+				gic_set_attr(g, IVY_VGIC_GRP_LEVEL_INFO, reg_attr(c, i * 32), &v),
+				0);
 		}
 	}
 }
@@ -141,9 +140,9 @@ static void guest_view(struct gic *g, uint32_t *out, size_t n)
 			assert_true(k < n);
 			out[k++] = gicd_read(g, c, off);
 		}
-		static const uint32_t cpu_regs[] = { GICC_CTLR, GICC_PMR,   GICC_BPR,
-						     GICC_RPR,	GICC_HPPIR, GICC_ABPR,
-						     GICC_AHPPIR, GICC_APR0, GICC_NSAPR0 };
+		static const uint32_t cpu_regs[] = { GICC_CTLR,	  GICC_PMR,   GICC_BPR,
+						     GICC_RPR,	  GICC_HPPIR, GICC_ABPR,
+						     GICC_AHPPIR, GICC_APR0,  GICC_NSAPR0 };
 		for (size_t i = 0; i < sizeof(cpu_regs) / sizeof(cpu_regs[0]); i++)
 			out[k++] = gicc_read(g, c, cpu_regs[i]);
 		for (uint32_t l = 0; l < 4; l++)
@@ -196,7 +195,8 @@ static void test_save_restore_busy_gic(void **state)
 		uint32_t n = NR_IRQS, dummy = 0;
 
 		assert_int_equal(gic_set_attr(&b, IVY_VGIC_GRP_NR_IRQS, 0, &n), 0);
-		assert_int_equal(gic_set_attr(&b, IVY_VGIC_GRP_CTRL, IVY_VGIC_CTRL_INIT, &dummy), 0);
+		assert_int_equal(gic_set_attr(&b, IVY_VGIC_GRP_CTRL, IVY_VGIC_CTRL_INIT, &dummy),
+				 0);
 	}
 	gic_restore(&b, &s);
 	/* Saving the restored GIC gives the same image. */
