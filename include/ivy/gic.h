@@ -128,7 +128,8 @@ void ivy_vcpu_sync(struct ivy_vcpu *vcpu);
 /*
  * Which of the vCPU's interrupt lines the virtual CPU interface asserts
  * (IVY_IRQ_LINE_*), from the list registers filled by the last flush. Cheap; call
- * it after flush and after each guest access to the CPU interface.
+ * it on the vCPU's thread, after flush and after each guest access to the CPU
+ * interface. See docs/vgic.md for save/restore and ivy's remaining choices.
  */
 uint32_t ivy_vcpu_irq_lines(struct ivy_vcpu *vcpu);
 
