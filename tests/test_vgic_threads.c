@@ -38,8 +38,9 @@ static void *vcpu_thread(void *arg)
 		if ((++n % 64) == 0) {
 			/* Send an SGI to the other vCPU and move an SPI around. */
 			gicd_write(&g, c, GICD_SGIR, (1u << (16 + (c ^ 1))) | 7);
-			test_mmio_write(g.vcpu[c], GIC_DIST_BASE + GICD_ITARGETSR + 40 + (n / 64) % NR_SPIS,
-					1, 1u << ((n / 128) % NR_VCPUS));
+			test_mmio_write(g.vcpu[c],
+					GIC_DIST_BASE + GICD_ITARGETSR + 40 + (n / 64) % NR_SPIS, 1,
+					1u << ((n / 128) % NR_VCPUS));
 		}
 		ivy_vcpu_sync(g.vcpu[c]);
 		if (done && !got)
@@ -78,7 +79,8 @@ static void test_inject_while_running(void **state)
 		ivy_vcpu_sync(g.vcpu[c]);
 	atomic_store(&stop, false);
 	for (unsigned c = 0; c < NR_VCPUS; c++)
-		assert_int_equal(pthread_create(&vt[c], NULL, vcpu_thread, (void *)(uintptr_t)c), 0);
+		assert_int_equal(pthread_create(&vt[c], NULL, vcpu_thread, (void *)(uintptr_t)c),
+				 0);
 	assert_int_equal(pthread_create(&it, NULL, inject_thread, NULL), 0);
 	pthread_join(it, NULL);
 	atomic_store(&stop, true);

@@ -225,6 +225,8 @@ void vgic_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
 
 /* The register has side effects on read (GICC_IAR) or none to save: no host access. */
 #define VGIC_REG_NO_HOST (1u << 0)
+/* A plain register 64 bits wide (narrower accesses read or merge into part of it). */
+#define VGIC_REG_64 (1u << 1)
 
 /* Who is accessing: the guest on a vCPU, or the host (save/restore) naming a vCPU. */
 struct vgic_access {
@@ -239,21 +241,21 @@ struct vgic_reg {
 	uint8_t bits_per_irq; /* 0: a plain register; else a bank indexed by INTID from 0 */
 	uint8_t widths;	      /* VGIC_W* the guest may use */
 	uint8_t flags;	      /* VGIC_REG_* */
-	/* Plain registers. NULL read: RAZ; NULL write: WI. */
-	uint32_t (*read)(const struct vgic_access *acc, uint32_t offset);
-	void (*write)(const struct vgic_access *acc, uint32_t offset, uint32_t val);
+	/* Plain registers (32 bits, or 64 with VGIC_REG_64). NULL read: RAZ; NULL write: WI. */
+	uint64_t (*read)(const struct vgic_access *acc, uint32_t offset);
+	void (*write)(const struct vgic_access *acc, uint32_t offset, uint64_t val);
 	/* Per-IRQ banks: one INTID's field. */
-	uint32_t (*irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
-	void (*irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field);
+	uint64_t (*irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
+	void (*irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
 	/*
-	 * Host (save/restore) accessors; NULL means the guest's. host_check
-	 * validates a value before anything is written (all or nothing).
+	 * Host (save/restore) accessors; NULL means the guest's. host_irq_check
+	 * validates every field of a write before anything is written (all or nothing).
 	 */
-	uint32_t (*host_read)(const struct vgic_access *acc, uint32_t offset);
-	int (*host_write)(const struct vgic_access *acc, uint32_t offset, uint32_t val);
-	uint32_t (*host_irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
-	int (*host_irq_check)(const struct vgic_access *acc, uint32_t intid, uint32_t field);
-	void (*host_irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field);
+	uint64_t (*host_read)(const struct vgic_access *acc, uint32_t offset);
+	int (*host_write)(const struct vgic_access *acc, uint32_t offset, uint64_t val);
+	uint64_t (*host_irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
+	int (*host_irq_check)(const struct vgic_access *acc, uint32_t intid, uint64_t field);
+	void (*host_irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
 };
 
 struct vgic_frame {

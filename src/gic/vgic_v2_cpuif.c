@@ -179,7 +179,7 @@ static uint32_t cpu_ack(struct vgic_cpu *vc, int i)
 }
 
 /* GICC_IAR: Group 0, and Group 1 if AckCtl is set (else 1022 for a Group 1 winner). */
-static uint32_t cpu_read_iar(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_iar(const struct vgic_access *acc, uint32_t offset)
 {
 	struct vgic_cpu *vc = acc->vc;
 	int i = cpu_highest_pending(vc, -1);
@@ -193,7 +193,7 @@ static uint32_t cpu_read_iar(const struct vgic_access *acc, uint32_t offset)
 }
 
 /* GICC_AIAR: Group 1 only. */
-static uint32_t cpu_read_aiar(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_aiar(const struct vgic_access *acc, uint32_t offset)
 {
 	struct vgic_cpu *vc = acc->vc;
 	int i = cpu_highest_pending(vc, 1);
@@ -204,7 +204,7 @@ static uint32_t cpu_read_aiar(const struct vgic_access *acc, uint32_t offset)
 	return cpu_ack(vc, i);
 }
 
-static uint32_t cpu_read_hppir(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_hppir(const struct vgic_access *acc, uint32_t offset)
 {
 	struct vgic_cpu *vc = acc->vc;
 	int i = cpu_highest_pending(vc, -1);
@@ -217,7 +217,7 @@ static uint32_t cpu_read_hppir(const struct vgic_access *acc, uint32_t offset)
 	return cpu_lr_id(&vc->lr[i]);
 }
 
-static uint32_t cpu_read_ahppir(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_ahppir(const struct vgic_access *acc, uint32_t offset)
 {
 	int i = cpu_highest_pending(acc->vc, 1);
 
@@ -261,7 +261,7 @@ static void cpu_deactivate(struct vgic_cpu *vc, uint32_t id)
 }
 
 /* GICC_EOIR / AEOIR: priority drop, and deactivation unless EOImode is 1. */
-static void cpu_write_eoir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_eoir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	struct vgic_cpu *vc = acc->vc;
 
@@ -279,25 +279,25 @@ static void cpu_write_eoir(const struct vgic_access *acc, uint32_t offset, uint3
 		cpu_deactivate(vc, val);
 }
 
-static void cpu_write_dir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_dir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	cpu_deactivate(acc->vc, val);
 }
 
-static uint32_t cpu_read_ctlr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_ctlr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->ctlr;
 }
 
-static void cpu_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->ctlr = val & GICC_CTLR_MASK;
 }
 
-static int cpu_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~GICC_CTLR_MASK)
 		return -EINVAL;
@@ -305,19 +305,19 @@ static int cpu_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, u
 	return 0;
 }
 
-static uint32_t cpu_read_pmr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_pmr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->pmr;
 }
 
-static void cpu_write_pmr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_pmr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->pmr = (uint8_t)(val & VGIC_PRI_MASK);
 }
 
-static int cpu_host_write_pmr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_pmr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~(uint32_t)VGIC_PRI_MASK)
 		return -EINVAL;
@@ -325,20 +325,20 @@ static int cpu_host_write_pmr(const struct vgic_access *acc, uint32_t offset, ui
 	return 0;
 }
 
-static uint32_t cpu_read_bpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_bpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->bpr;
 }
 
-static void cpu_write_bpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_bpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	val &= 7;
 	acc->vc->bpr = (uint8_t)(val < GICC_MIN_BPR ? GICC_MIN_BPR : val);
 }
 
-static int cpu_host_write_bpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_bpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val < GICC_MIN_BPR || val > 7)
 		return -EINVAL;
@@ -347,7 +347,7 @@ static int cpu_host_write_bpr(const struct vgic_access *acc, uint32_t offset, ui
 }
 
 /* With CBPR set, ABPR reads BPR + 1 (saturated) and ignores writes. */
-static uint32_t cpu_read_abpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_abpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	if (acc->vc->ctlr & GICC_CTLR_CBPR)
@@ -355,7 +355,7 @@ static uint32_t cpu_read_abpr(const struct vgic_access *acc, uint32_t offset)
 	return acc->vc->abpr;
 }
 
-static void cpu_write_abpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_abpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	if (acc->vc->ctlr & GICC_CTLR_CBPR)
@@ -364,13 +364,13 @@ static void cpu_write_abpr(const struct vgic_access *acc, uint32_t offset, uint3
 	acc->vc->abpr = (uint8_t)(val < GICC_MIN_ABPR ? GICC_MIN_ABPR : val);
 }
 
-static uint32_t cpu_host_read_abpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_host_read_abpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->abpr;
 }
 
-static int cpu_host_write_abpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_abpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	if (val < GICC_MIN_ABPR || val > 7)
@@ -379,39 +379,39 @@ static int cpu_host_write_abpr(const struct vgic_access *acc, uint32_t offset, u
 	return 0;
 }
 
-static uint32_t cpu_read_rpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_rpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return cpu_running_priority(acc->vc);
 }
 
-static uint32_t cpu_read_apr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_apr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->apr;
 }
 
-static void cpu_write_apr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_apr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->apr = val;
 	acc->vc->apr_g1 &= val;
 }
 
-static uint32_t cpu_read_nsapr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_nsapr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->apr_g1;
 }
 
-static void cpu_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->apr_g1 = val & acc->vc->apr;
 }
 
 /* Restore APR0 before NSAPR0: the Group 1 bits must be a subset. */
-static int cpu_host_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~acc->vc->apr)
 		return -EINVAL;
@@ -419,7 +419,7 @@ static int cpu_host_write_nsapr(const struct vgic_access *acc, uint32_t offset, 
 	return 0;
 }
 
-static uint32_t cpu_read_iidr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_iidr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)acc;
 	(void)offset;
@@ -558,13 +558,13 @@ const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops = {
 #define GICH_APR    0x0f0
 #define GICH_LR0    0x100
 
-static uint32_t gich_read_hcr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_hcr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->hcr;
 }
 
-static int gich_write_hcr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_hcr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	if (val & 0x07ffff00u)
@@ -574,13 +574,13 @@ static int gich_write_hcr(const struct vgic_access *acc, uint32_t offset, uint32
 }
 
 /* ListRegs - 1, PREbits - 1 = 4, PRIbits - 1 = 4. */
-static uint32_t gich_read_vtr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_vtr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return (acc->dist->nr_lrs - 1) | (4u << 26) | (4u << 29);
 }
 
-static uint32_t gich_read_vmcr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_vmcr(const struct vgic_access *acc, uint32_t offset)
 {
 	const struct vgic_cpu *vc = acc->vc;
 
@@ -589,7 +589,7 @@ static uint32_t gich_read_vmcr(const struct vgic_access *acc, uint32_t offset)
 	       ((uint32_t)vc->bpr << 21) | ((uint32_t)(vc->pmr >> 3) << 27);
 }
 
-static int gich_write_vmcr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_vmcr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	struct vgic_cpu *vc = acc->vc;
 	uint32_t abpr = (val >> 18) & 7, bpr = (val >> 21) & 7;
@@ -604,36 +604,36 @@ static int gich_write_vmcr(const struct vgic_access *acc, uint32_t offset, uint3
 	return 0;
 }
 
-static uint32_t gich_read_misr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_misr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return vgic_v2_misr(acc->vc);
 }
 
-static uint32_t gich_read_eisr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_eisr(const struct vgic_access *acc, uint32_t offset)
 {
 	return offset == GICH_EISR0 ? cpu_eisr(acc->vc) : 0;
 }
 
-static uint32_t gich_read_elrsr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_elrsr(const struct vgic_access *acc, uint32_t offset)
 {
 	return offset == GICH_ELRSR0 ? cpu_elrsr(acc->vc) : 0;
 }
 
-static uint32_t gich_read_apr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_apr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->apr;
 }
 
-static int gich_write_apr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_apr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	cpu_write_apr(acc, offset, val);
 	return 0;
 }
 
 /* GICH_LR (IHI 0048B 5.3.11): VirtualID, CPUID, EOI, Priority[7:3], State, Grp1, HW. */
-static uint32_t gich_read_lr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_lr(const struct vgic_access *acc, uint32_t offset)
 {
 	uint32_t n = (offset - GICH_LR0) / 4;
 	const struct vgic_lr *lr = &acc->vc->lr[n];
@@ -645,7 +645,7 @@ static uint32_t gich_read_lr(const struct vgic_access *acc, uint32_t offset)
 	       ((uint32_t)lr->group1 << 30);
 }
 
-static int gich_write_lr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_lr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	struct vgic_cpu *vc = acc->vc;
 	uint32_t n = (offset - GICH_LR0) / 4, intid = val & 0x3ff;

@@ -49,13 +49,13 @@ static bool is_v2_sgi(const struct vgic_irq *irq)
 	return irq->intid < VGIC_NR_SGIS;
 }
 
-static uint32_t dist_read_ctlr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_ctlr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return atomic_load_explicit(&acc->dist->ctlr, memory_order_relaxed) & 3u;
 }
 
-static void dist_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void dist_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	uint32_t old = atomic_exchange_explicit(&acc->dist->ctlr, val & 3u, memory_order_relaxed);
 
@@ -65,7 +65,7 @@ static void dist_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint
 		vgic_requeue_all(acc->dist);
 }
 
-static int dist_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int dist_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~3u)
 		return -EINVAL;
@@ -73,13 +73,13 @@ static int dist_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, 
 	return 0;
 }
 
-static uint32_t dist_read_typer(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_typer(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return (acc->dist->nr_irqs / 32 - 1) | ((acc->dist->nr_cpus - 1) << 5);
 }
 
-static uint32_t dist_read_iidr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_iidr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)acc;
 	(void)offset;
@@ -92,26 +92,26 @@ static void dist_update_unlock(const struct vgic_access *acc, struct vgic_irq *i
 	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
-static uint32_t dist_read_group(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_group(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->group;
 }
 
-static void dist_write_group(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_group(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	pthread_mutex_lock(&irq->lock);
 	irq->group = (uint8_t)field;
 	dist_update_unlock(acc, irq);
 }
 
-static uint32_t dist_read_enable(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_enable(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->enabled;
 }
 
-static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -121,7 +121,7 @@ static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *i
 }
 
 /* GIC-CHOICES.md: SGIs are always enabled; ICENABLER writes to them are ignored. */
-static void dist_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -130,21 +130,21 @@ static void dist_write_cenable(const struct vgic_access *acc, struct vgic_irq *i
 	dist_update_unlock(acc, irq);
 }
 
-static uint32_t dist_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return vgic_irq_is_pending(irq);
 }
 
 /* The host saves the latch; the line level travels through LEVEL_INFO. */
-static uint32_t dist_host_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_host_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->pending_latch;
 }
 
 /* GIC-CHOICES.md: SGI pending state changes only through SGIR and C/SPENDSGIR. */
-static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -153,7 +153,7 @@ static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *
 	dist_update_unlock(acc, irq);
 }
 
-static void dist_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field || is_v2_sgi(irq))
 		return;
@@ -163,13 +163,13 @@ static void dist_write_cpending(const struct vgic_access *acc, struct vgic_irq *
 	dist_update_unlock(acc, irq);
 }
 
-static uint32_t dist_read_active(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_active(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->active;
 }
 
-static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field)
 		return;
@@ -180,7 +180,7 @@ static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *i
 	dist_update_unlock(acc, irq);
 }
 
-static void dist_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field)
 		return;
@@ -189,21 +189,21 @@ static void dist_write_cactive(const struct vgic_access *acc, struct vgic_irq *i
 	dist_update_unlock(acc, irq);
 }
 
-static uint32_t dist_read_priority(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_priority(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->priority;
 }
 
 /* GIC-CHOICES.md: 5 priority bits; a field written 0xff reads 0xf8. */
-static void dist_write_priority(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_priority(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	pthread_mutex_lock(&irq->lock);
 	irq->priority = (uint8_t)(field & VGIC_PRI_MASK);
 	dist_update_unlock(acc, irq);
 }
 
-static int dist_check_priority(const struct vgic_access *acc, uint32_t intid, uint32_t field)
+static int dist_check_priority(const struct vgic_access *acc, uint32_t intid, uint64_t field)
 {
 	(void)acc;
 	(void)intid;
@@ -211,14 +211,14 @@ static int dist_check_priority(const struct vgic_access *acc, uint32_t intid, ui
 }
 
 /* GIC-CHOICES.md: ITARGETSR0-7 read the accessing CPU's bit in every byte. */
-static uint32_t dist_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
 		return 1u << acc->vc->index;
 	return irq->targets;
 }
 
-static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
 		return;
@@ -230,14 +230,14 @@ static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *ir
 }
 
 /* The host view of SGI targets is the active instance's source (see ivy/gic.h). */
-static uint32_t dist_host_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_host_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	if (is_v2_sgi(irq))
 		return irq->active ? 1u << irq->active_source : 0;
 	return dist_read_target(acc, irq);
 }
 
-static int dist_check_target(const struct vgic_access *acc, uint32_t intid, uint32_t field)
+static int dist_check_target(const struct vgic_access *acc, uint32_t intid, uint64_t field)
 {
 	uint32_t present = acc->dist->present_cpus;
 
@@ -249,7 +249,7 @@ static int dist_check_target(const struct vgic_access *acc, uint32_t intid, uint
 }
 
 static void dist_host_write_target(const struct vgic_access *acc, struct vgic_irq *irq,
-				   uint32_t field)
+				   uint64_t field)
 {
 	if (is_v2_sgi(irq)) {
 		pthread_mutex_lock(&irq->lock);
@@ -262,13 +262,13 @@ static void dist_host_write_target(const struct vgic_access *acc, struct vgic_ir
 }
 
 /* GIC-CHOICES.md: SGIs read edge (0b10), PPIs level (0b00), both read-only. */
-static uint32_t dist_read_config(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_config(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->config == VGIC_CONFIG_EDGE ? 2u : 0u;
 }
 
-static void dist_write_config(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_config(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
 		return;
@@ -277,7 +277,7 @@ static void dist_write_config(const struct vgic_access *acc, struct vgic_irq *ir
 	dist_update_unlock(acc, irq);
 }
 
-static int dist_check_config(const struct vgic_access *acc, uint32_t intid, uint32_t field)
+static int dist_check_config(const struct vgic_access *acc, uint32_t intid, uint64_t field)
 {
 	(void)acc;
 	if (field & 1u)
@@ -293,7 +293,7 @@ static int dist_check_config(const struct vgic_access *acc, uint32_t intid, uint
  * GICD_SGIR (IHI 0048B 4.3.15). GIC-CHOICES.md: TargetListFilter 0b11 sends
  * nothing; target bits of absent CPUs are ignored.
  */
-static void dist_write_sgir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void dist_write_sgir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	struct vgic_dist *dist = acc->dist;
 	uint32_t self = acc->vc->index;
@@ -321,7 +321,7 @@ static void dist_write_sgir(const struct vgic_access *acc, uint32_t offset, uint
 	}
 }
 
-static int dist_host_write_sgir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int dist_host_write_sgir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	/* Write-only and stateless: nothing to restore. */
 	(void)acc;
@@ -330,13 +330,13 @@ static int dist_host_write_sgir(const struct vgic_access *acc, uint32_t offset, 
 	return 0;
 }
 
-static uint32_t dist_read_sgi_sources(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_sgi_sources(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->source;
 }
 
-static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field)
 		return;
@@ -346,7 +346,7 @@ static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *
 	dist_update_unlock(acc, irq);
 }
 
-static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	field &= acc->dist->present_cpus;
 	if (!field)
@@ -357,14 +357,14 @@ static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *
 	dist_update_unlock(acc, irq);
 }
 
-static int dist_check_sgi_sources(const struct vgic_access *acc, uint32_t intid, uint32_t field)
+static int dist_check_sgi_sources(const struct vgic_access *acc, uint32_t intid, uint64_t field)
 {
 	(void)intid;
 	return (field & ~acc->dist->present_cpus) ? -EINVAL : 0;
 }
 
 /* PIDR4-7, PIDR0-3, CIDR0-3: GIC-400's identification (ArchRev 2 in PIDR2). */
-static uint32_t dist_read_id(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_id(const struct vgic_access *acc, uint32_t offset)
 {
 	static const uint8_t id[12] = {
 		0x04, 0, 0, 0, 0x90, 0xb4, 0x2b, 0, 0x0d, 0xf0, 0x05, 0xb1
