@@ -48,16 +48,33 @@ static int check_field(const struct vgic_access *acc, uint32_t intid, uint64_t f
 }
 
 static const struct vgic_reg regs[] = {
-	{ .offset = 0x0, .len = 8, .widths = VGIC_W32 | VGIC_W64, .flags = VGIC_REG_64,
-	  .read = read_reg64, .write = write_reg64 },
-	{ .offset = 0x100, .len = 64 * 8, .bits_per_irq = 64, .widths = VGIC_W32 | VGIC_W64,
-	  .irq_read = read_field, .irq_write = write_field, .host_irq_check = check_field },
-	{ .offset = 0x400, .len = 64, .bits_per_irq = 8, .widths = VGIC_W8 | VGIC_W32,
-	  .irq_read = read_field, .irq_write = write_field, .host_irq_check = check_field },
+	{ .offset = 0x0,
+	  .len = 8,
+	  .widths = VGIC_W32 | VGIC_W64,
+	  .flags = VGIC_REG_64,
+	  .read = read_reg64,
+	  .write = write_reg64 },
+	{ .offset = 0x100,
+	  .len = 64 * 8,
+	  .bits_per_irq = 64,
+	  .widths = VGIC_W32 | VGIC_W64,
+	  .irq_read = read_field,
+	  .irq_write = write_field,
+	  .host_irq_check = check_field },
+	{ .offset = 0x400,
+	  .len = 64,
+	  .bits_per_irq = 8,
+	  .widths = VGIC_W8 | VGIC_W32,
+	  .irq_read = read_field,
+	  .irq_write = write_field,
+	  .host_irq_check = check_field },
 };
 
 static const struct vgic_frame frame = {
-	.name = "test", .size = 0x1000, .regs = regs, .nr_regs = 3,
+	.name = "test",
+	.size = 0x1000,
+	.regs = regs,
+	.nr_regs = 3,
 };
 
 static void test_wide_registers_and_halves(void **state)

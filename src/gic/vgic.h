@@ -277,6 +277,26 @@ int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc
 int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
 		    uint32_t val);
 
+/* Per-IRQ fields shared by the frames (vgic_irq_regs.c). */
+uint64_t vgic_read_group(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_group(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_enable(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+void vgic_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_pending(const struct vgic_access *acc, struct vgic_irq *irq);
+uint64_t vgic_host_read_pending(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_spending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+void vgic_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_active(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+void vgic_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_priority(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_priority(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+int vgic_check_priority(const struct vgic_access *acc, uint32_t intid, uint64_t field);
+uint64_t vgic_read_config(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_config(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+int vgic_check_config(const struct vgic_access *acc, uint32_t intid, uint64_t field);
+
 /* The GICv2 frames. */
 extern const struct vgic_frame vgic_v2_dist_frame;
 extern const struct vgic_frame vgic_v2_cpu_frame;

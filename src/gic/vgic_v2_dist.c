@@ -86,130 +86,7 @@ static uint64_t dist_read_iidr(const struct vgic_access *acc, uint32_t offset)
 	return GICD_IIDR_VALUE;
 }
 
-/* Finishes a change that may make an IRQ deliverable, or stop it being so. */
-static void dist_update_unlock(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	vgic_queue_irq_unlock(acc->dist, irq);
-}
-
-static uint64_t dist_read_group(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->group;
-}
-
-static void dist_write_group(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	pthread_mutex_lock(&irq->lock);
-	irq->group = (uint8_t)field;
-	dist_update_unlock(acc, irq);
-}
-
-static uint64_t dist_read_enable(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->enabled;
-}
-
-static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->enabled = true;
-	dist_update_unlock(acc, irq);
-}
-
-/* GIC-CHOICES.md: SGIs are always enabled; ICENABLER writes to them are ignored. */
-static void dist_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->enabled = false;
-	dist_update_unlock(acc, irq);
-}
-
-static uint64_t dist_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return vgic_irq_is_pending(irq);
-}
-
-/* The host saves the latch; the line level travels through LEVEL_INFO. */
-static uint64_t dist_host_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->pending_latch;
-}
-
 /* GIC-CHOICES.md: SGI pending state changes only through SGIR and C/SPENDSGIR. */
-static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->pending_latch = true;
-	dist_update_unlock(acc, irq);
-}
-
-static void dist_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	/* A level interrupt whose line is high stays pending (pending = latch OR line). */
-	irq->pending_latch = false;
-	dist_update_unlock(acc, irq);
-}
-
-static uint64_t dist_read_active(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->active;
-}
-
-static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	if (!field)
-		return;
-	pthread_mutex_lock(&irq->lock);
-	if (!irq->active && is_v2_sgi(irq))
-		irq->active_source = (uint8_t)acc->vc->index;
-	irq->active = true;
-	dist_update_unlock(acc, irq);
-}
-
-static void dist_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	if (!field)
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->active = false;
-	dist_update_unlock(acc, irq);
-}
-
-static uint64_t dist_read_priority(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->priority;
-}
-
-/* GIC-CHOICES.md: 5 priority bits; a field written 0xff reads 0xf8. */
-static void dist_write_priority(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	pthread_mutex_lock(&irq->lock);
-	irq->priority = (uint8_t)(field & VGIC_PRI_MASK);
-	dist_update_unlock(acc, irq);
-}
-
-static int dist_check_priority(const struct vgic_access *acc, uint32_t intid, uint64_t field)
-{
-	(void)acc;
-	(void)intid;
-	return (field & ~VGIC_PRI_MASK) ? -EINVAL : 0;
-}
-
 /* GIC-CHOICES.md: ITARGETSR0-7 read the accessing CPU's bit in every byte. */
 static uint64_t dist_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
 {
@@ -226,7 +103,7 @@ static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *ir
 	/* Target bits of absent CPUs read as zero. */
 	irq->targets = (uint8_t)(field & acc->dist->present_cpus);
 	vgic_set_spi_target(irq, acc->dist);
-	dist_update_unlock(acc, irq);
+	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
 /* The host view of SGI targets is the active instance's source (see ivy/gic.h). */
@@ -259,34 +136,6 @@ static void dist_host_write_target(const struct vgic_access *acc, struct vgic_ir
 		return;
 	}
 	dist_write_target(acc, irq, field);
-}
-
-/* GIC-CHOICES.md: SGIs read edge (0b10), PPIs level (0b00), both read-only. */
-static uint64_t dist_read_config(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->config == VGIC_CONFIG_EDGE ? 2u : 0u;
-}
-
-static void dist_write_config(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
-{
-	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->config = (field & 2u) ? VGIC_CONFIG_EDGE : VGIC_CONFIG_LEVEL;
-	dist_update_unlock(acc, irq);
-}
-
-static int dist_check_config(const struct vgic_access *acc, uint32_t intid, uint64_t field)
-{
-	(void)acc;
-	if (field & 1u)
-		return -EINVAL;
-	if (intid < VGIC_NR_SGIS)
-		return field == 2u ? 0 : -EINVAL;
-	if (intid < VGIC_NR_PRIVATE_IRQS)
-		return field == 0u ? 0 : -EINVAL;
-	return 0;
 }
 
 /*
@@ -343,7 +192,7 @@ static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *
 	pthread_mutex_lock(&irq->lock);
 	irq->source &= (uint8_t)~field;
 	irq->pending_latch = irq->source != 0;
-	dist_update_unlock(acc, irq);
+	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
 static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
@@ -354,7 +203,7 @@ static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *
 	pthread_mutex_lock(&irq->lock);
 	irq->source |= (uint8_t)field;
 	irq->pending_latch = true;
-	dist_update_unlock(acc, irq);
+	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
 static int dist_check_sgi_sources(const struct vgic_access *acc, uint32_t intid, uint64_t field)
@@ -393,53 +242,53 @@ static const struct vgic_reg dist_regs[] = {
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_group,
-	  .irq_write = dist_write_group },
+	  .irq_read = vgic_read_group,
+	  .irq_write = vgic_write_group },
 	{ .offset = GICD_ISENABLER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_enable,
-	  .irq_write = dist_write_senable },
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_senable },
 	{ .offset = GICD_ICENABLER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_enable,
-	  .irq_write = dist_write_cenable },
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_cenable },
 	{ .offset = GICD_ISPENDR,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_pending,
-	  .irq_write = dist_write_spending,
-	  .host_irq_read = dist_host_read_pending },
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_spending,
+	  .host_irq_read = vgic_host_read_pending },
 	{ .offset = GICD_ICPENDR,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_pending,
-	  .irq_write = dist_write_cpending,
-	  .host_irq_read = dist_host_read_pending },
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_cpending,
+	  .host_irq_read = vgic_host_read_pending },
 	{ .offset = GICD_ISACTIVER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_active,
-	  .irq_write = dist_write_sactive },
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_sactive },
 	{ .offset = GICD_ICACTIVER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_active,
-	  .irq_write = dist_write_cactive },
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_cactive },
 	{ .offset = GICD_IPRIORITYR,
 	  .len = BANK8,
 	  .bits_per_irq = 8,
 	  .widths = W8_32,
-	  .irq_read = dist_read_priority,
-	  .irq_write = dist_write_priority,
-	  .host_irq_check = dist_check_priority },
+	  .irq_read = vgic_read_priority,
+	  .irq_write = vgic_write_priority,
+	  .host_irq_check = vgic_check_priority },
 	{ .offset = GICD_ITARGETSR,
 	  .len = BANK8,
 	  .bits_per_irq = 8,
@@ -453,9 +302,9 @@ static const struct vgic_reg dist_regs[] = {
 	  .len = BANK2,
 	  .bits_per_irq = 2,
 	  .widths = W32,
-	  .irq_read = dist_read_config,
-	  .irq_write = dist_write_config,
-	  .host_irq_check = dist_check_config },
+	  .irq_read = vgic_read_config,
+	  .irq_write = vgic_write_config,
+	  .host_irq_check = vgic_check_config },
 	{ .offset = GICD_SGIR,
 	  .len = 4,
 	  .widths = W32,
