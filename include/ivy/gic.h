@@ -60,6 +60,11 @@ extern "C" {
 /* ivy extension: the GICv2m MSI frame (4 KiB, 4 KiB aligned); optional. */
 #define IVY_VGIC_V2_ADDR_TYPE_V2M 0x100
 
+/* GICv3 (IVY_DEV_TYPE_ARM_VGIC_V3): 64 KiB aligned; the redistributors of all vCPUs
+ * follow each other from the REDIST address, 128 KiB each, in vCPU index order. */
+#define IVY_VGIC_V3_ADDR_TYPE_DIST   2
+#define IVY_VGIC_V3_ADDR_TYPE_REDIST 3
+
 /* IVY_VGIC_GRP_CTRL attributes. */
 #define IVY_VGIC_CTRL_INIT 0
 /*
@@ -96,9 +101,19 @@ extern "C" {
 #define IVY_VGIC_LEVEL_INFO_LINE_LEVEL 0
 
 /* Frame sizes. */
-#define IVY_VGIC_V2_DIST_SIZE 0x1000ull
-#define IVY_VGIC_V2_CPU_SIZE  0x2000ull
-#define IVY_VGIC_V2M_SIZE     0x1000ull
+#define IVY_VGIC_V2_DIST_SIZE	0x1000ull
+#define IVY_VGIC_V2_CPU_SIZE	0x2000ull
+#define IVY_VGIC_V2M_SIZE	0x1000ull
+#define IVY_VGIC_V3_DIST_SIZE	0x10000ull
+#define IVY_VGIC_V3_REDIST_SIZE 0x20000ull
+
+/*
+ * GICv3 IVY_VGIC_GRP_REDIST_REGS (and LEVEL_INFO) attributes name the vCPU by its
+ * affinity in bits [63:32], packed as Aff3[31:24] Aff2[23:16] Aff1[15:8] Aff0[7:0];
+ * the offset in [31:0] is within the vCPU's 128 KiB (SGI frame from 0x10000).
+ * GICv3 DIST_REGS ignore bits [63:32].
+ */
+#define IVY_VGIC_V3_MPIDR_SHIFT 32
 
 /*
  * Drives an interrupt input, with KVM_IRQ_LINE's meaning: a level-triggered

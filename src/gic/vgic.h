@@ -132,6 +132,11 @@ struct vgic_cpu {
 	uint32_t apr;	   /* GICH_APR: one bit per active group priority (priority >> 3) */
 	uint32_t apr_g1;   /* the bits of apr set by Group 1 acknowledges (GICC_NSAPR0) */
 	bool overflow;	   /* the last flush left interrupts out */
+
+	/* GICv3 redistributor (RD frame). Protects: rd_lock. */
+	pthread_mutex_t rd_lock;
+	bool lpis_enabled; /* GICR_CTLR.EnableLPIs */
+	uint64_t propbaser, pendbaser;
 	/* True between flush and sync; other threads read it to refuse save/restore. */
 	atomic_bool loaded;
 
@@ -140,11 +145,28 @@ struct vgic_cpu {
 	struct vgic_irq **migrate_buf;
 };
 
-/* What differs between GIC models; the core calls through this table. */
+/* An address attribute of the ADDR group: where it is stored and how it is checked. */
+struct vgic_addr_desc {
+	uint64_t type; /* IVY_VGIC_V*_ADDR_TYPE_* */
+	size_t field;  /* offsetof(struct vgic_dist, ...) of the ivy_gpa_t */
+	uint64_t size; /* checked at set time (one redistributor for REDIST) */
+	uint64_t align;
+};
+
+/* What differs between GIC models; the core and the control plane call through this table. */
 struct vgic_model {
 	uint32_t type; /* IVY_DEV_TYPE_ARM_VGIC_* */
 	uint32_t max_vcpus;
-	bool sgi_sources; /* GICv2: SGIs keep one pending bit per source CPU */
+	bool sgi_sources;  /* GICv2: SGIs keep one pending bit per source CPU */
+	bool cpu_by_mpidr; /* attributes name vCPUs by MPIDR (GICv3) rather than index */
+	const struct vgic_addr_desc *addrs;
+	size_t nr_addrs;
+	const struct vgic_frame *dist_frame; /* DIST_REGS */
+	const struct vgic_frame *cpu_frame;  /* CPU_REGS (GICv2), or NULL */
+	/* REDIST_REGS (GICv3): the frame holding *offset, made relative to it; NULL if none. */
+	const struct vgic_frame *(*redist_frame)(uint32_t *offset);
+	/* Called once the IRQs exist (dist->config_lock held): model-specific reset values. */
+	void (*init)(struct vgic_dist *dist);
 	/* Maps the frames on the MMIO bus (config_lock held). */
 	int (*map)(struct vgic_dist *dist);
 	void (*unmap)(struct vgic_dist *dist);
@@ -178,9 +200,10 @@ struct vgic_dist {
 	struct vgic_cpu **cpus; /* by vCPU index; NULL for absent indices */
 	struct vgic_irq *spis;	/* nr_irqs - 32 entries */
 
-	ivy_gpa_t dist_base, cpu_base, v2m_base;
+	ivy_gpa_t dist_base, cpu_base, v2m_base, redist_base;
 	uint32_t v2m_spi_base, v2m_nr_spis;
-	struct ivy_mmio_region *dist_region, *cpu_region, *v2m_region;
+	struct ivy_mmio_region *dist_region, *cpu_region, *v2m_region, *redist_region;
+	bool has_its; /* GICv3: an ITS exists (GICD_TYPER.IDbits) */
 
 	atomic_uint ctlr; /* GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1) */
 
@@ -215,6 +238,8 @@ void vgic_flush_cpu(struct vgic_cpu *vc);
 void vgic_sync_cpu(struct vgic_cpu *vc);
 bool vgic_any_loaded(struct vgic_dist *dist);
 struct vgic_cpu *vgic_cpu_of(struct vgic_dist *dist, uint32_t index);
+/* Same without the initialisation check, for initialisation itself and after it. */
+struct vgic_cpu *vgic_cpu_lookup(struct vgic_dist *dist, uint32_t index);
 void vgic_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
 
 /* Register descriptors and the dispatcher (vgic_mmio.c). */
@@ -303,6 +328,18 @@ extern const struct vgic_frame vgic_v2_cpu_frame;
 extern const struct vgic_frame vgic_v2_gich_frame;
 extern const struct vgic_frame vgic_v2m_frame;
 extern const struct vgic_model vgic_v2_model;
+extern const struct vgic_model vgic_v3_model;
+extern const struct vgic_frame vgic_v3_dist_frame;
+extern const struct vgic_frame vgic_v3_rd_frame;
+extern const struct vgic_frame vgic_v3_sgi_frame;
+extern const struct ivy_mmio_ops vgic_v3_dist_mmio_ops;
+extern const struct ivy_mmio_ops vgic_v3_redist_mmio_ops;
+extern const struct device_type vgic_v3_device_type;
+void vgic_v3_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
+const struct vgic_frame *vgic_v3_redist_frame(uint32_t *offset);
+/* The MMIO bracket of KVM's exits: a loaded vCPU's LRs are folded back around an access. */
+bool vgic_mmio_enter(struct vgic_cpu *vc);
+void vgic_mmio_leave(struct vgic_cpu *vc, bool loaded);
 extern const struct ivy_mmio_ops vgic_v2_dist_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2m_mmio_ops;

@@ -160,4 +160,3 @@ int vgic_check_config(const struct vgic_access *acc, uint32_t intid, uint64_t fi
 		return field == 0u ? 0 : -EINVAL;
 	return 0;
 }
-

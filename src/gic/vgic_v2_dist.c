@@ -334,13 +334,6 @@ const struct vgic_frame vgic_v2_dist_frame = {
 	.nr_regs = IVY_ARRAY_SIZE(dist_regs),
 };
 
-/*
- * A distributor access leaves the guest on KVM, so the vCPU's list registers
- * are folded back first and refilled after: the guest reads state that
- * includes its own acknowledges and EOIs, and sees its own changes (an SGI to
- * itself, a disabled interrupt retired) at once. Other vCPUs fold theirs at
- * their next exit.
- */
 static uint64_t dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)
 {
 	struct vgic_access acc = { .dist = opaque, .vc = vcpu ? vcpu->vgic : NULL };
@@ -349,12 +342,9 @@ static uint64_t dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t off
 
 	if (!acc.vc)
 		return 0;
-	loaded = atomic_load_explicit(&acc.vc->loaded, memory_order_relaxed);
-	if (loaded)
-		vgic_sync_cpu(acc.vc);
+	loaded = vgic_mmio_enter(acc.vc);
 	val = vgic_mmio_read(&vgic_v2_dist_frame, &acc, offset, len);
-	if (loaded)
-		vgic_flush_cpu(acc.vc);
+	vgic_mmio_leave(acc.vc, loaded);
 	return val;
 }
 
@@ -366,12 +356,9 @@ static void dist_mmio_write(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset
 
 	if (!acc.vc)
 		return;
-	loaded = atomic_load_explicit(&acc.vc->loaded, memory_order_relaxed);
-	if (loaded)
-		vgic_sync_cpu(acc.vc);
+	loaded = vgic_mmio_enter(acc.vc);
 	vgic_mmio_write(&vgic_v2_dist_frame, &acc, offset, len, val);
-	if (loaded)
-		vgic_flush_cpu(acc.vc);
+	vgic_mmio_leave(acc.vc, loaded);
 }
 
 const struct ivy_mmio_ops vgic_v2_dist_mmio_ops = {
