@@ -11,10 +11,10 @@
 
 #include <errno.h>
 
-#define DIST	0x08000000ull
-#define REDIST	0x080a0000ull
-#define SGI(n)	(REDIST + (n) * 0x20000ull + 0x10000)
-#define RD(n)	(REDIST + (n) * 0x20000ull)
+#define DIST   0x08000000ull
+#define REDIST 0x080a0000ull
+#define SGI(n) (REDIST + (n)*0x20000ull + 0x10000)
+#define RD(n)  (REDIST + (n)*0x20000ull)
 
 struct gic3 {
 	struct ivy_vm *vm;
@@ -119,7 +119,7 @@ static void test_irouter(void **state)
 	wr(&g, 0, DIST, 4, 3);
 	/* Reset routes to affinity 0.0.0.0, vCPU 0. */
 	assert_int_equal(rd(&g, 0, DIST + 0x6000 + 8 * 40, 8), 0);
-	wr(&g, 0, DIST + 0x104, 4, 1u << 8); /* enable SPI 40 */
+	wr(&g, 0, DIST + 0x104, 4, 1u << 8);			/* enable SPI 40 */
 	wr(&g, 0, DIST + 0x6000 + 8 * 40, 8, (1ull << 31) | 2); /* IRM ignored, Aff0 = 2 */
 	assert_int_equal(rd(&g, 0, DIST + 0x6000 + 8 * 40, 8), 2);
 	assert_int_equal(ivy_irq_line(g.vm, 40, 0, true), 0);
@@ -292,9 +292,12 @@ static void test_v3_descriptor_tables(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dist_ctlr_typer),	 cmocka_unit_test(test_irouter),
-		cmocka_unit_test(test_redist_typer_waker), cmocka_unit_test(test_redist_lpi_controls),
-		cmocka_unit_test(test_sgi_frame),	 cmocka_unit_test(test_v3_control_api),
+		cmocka_unit_test(test_dist_ctlr_typer),
+		cmocka_unit_test(test_irouter),
+		cmocka_unit_test(test_redist_typer_waker),
+		cmocka_unit_test(test_redist_lpi_controls),
+		cmocka_unit_test(test_sgi_frame),
+		cmocka_unit_test(test_v3_control_api),
 		cmocka_unit_test(test_v3_descriptor_tables),
 	};
 

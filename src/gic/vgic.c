@@ -688,5 +688,5 @@ uint32_t ivy_vcpu_irq_lines(struct ivy_vcpu *vcpu)
 {
 	if (!vcpu || !vcpu->vgic)
 		return 0;
-	return vgic_v2_cpu_irq_lines(vcpu->vgic);
+	return vgic_cpuif_irq_lines(vcpu->vgic);
 }

@@ -345,9 +345,19 @@ extern const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2m_mmio_ops;
 extern const struct device_type vgic_v2_device_type;
 
-/* The software virtual CPU interface (vgic_v2_cpuif.c). */
-uint32_t vgic_v2_cpu_irq_lines(struct vgic_cpu *vc);
-uint32_t vgic_v2_misr(const struct vgic_cpu *vc);
+/* The software virtual CPU interface on the LRs (vgic_cpuif.c). */
+uint32_t vgic_cpuif_running_priority(const struct vgic_cpu *vc);
+int vgic_cpuif_highest_pending(const struct vgic_cpu *vc, int group);
+bool vgic_cpuif_can_signal(const struct vgic_cpu *vc, const struct vgic_lr *lr);
+uint32_t vgic_cpuif_lr_id(const struct vgic_lr *lr);
+uint32_t vgic_cpuif_irq_lines(struct vgic_cpu *vc);
+uint32_t vgic_cpuif_eisr(const struct vgic_cpu *vc);
+uint32_t vgic_cpuif_elrsr(const struct vgic_cpu *vc);
+uint32_t vgic_cpuif_misr(const struct vgic_cpu *vc);
+void vgic_cpuif_maintenance(struct vgic_cpu *vc);
+uint32_t vgic_cpuif_ack(struct vgic_cpu *vc, int i);
+void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t id);
+void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t id);
 /* GICv2m (vgic_v2m.c): 1 delivered, 0 outside the frame's range. */
 int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid);
 

@@ -38,8 +38,8 @@
 #define GICD_IROUTER	0x6000
 #define GICD_PIDR4	0xffd0
 
-#define GICD_CTLR_ARE (1u << 4)
-#define GICD_CTLR_DS  (1u << 6)
+#define GICD_CTLR_ARE		(1u << 4)
+#define GICD_CTLR_DS		(1u << 6)
 #define GICD_TYPER_LPIS		(1u << 17)
 #define GICD_TYPER_IDBITS_SHIFT 19
 #define GICD_TYPER_NO1N		(1u << 25)
@@ -51,8 +51,8 @@
 static uint64_t v3_dist_read_ctlr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
-	return (atomic_load_explicit(&acc->dist->ctlr, memory_order_relaxed) & 3u) |
-	       GICD_CTLR_ARE | GICD_CTLR_DS;
+	return (atomic_load_explicit(&acc->dist->ctlr, memory_order_relaxed) & 3u) | GICD_CTLR_ARE |
+	       GICD_CTLR_DS;
 }
 
 static void v3_dist_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
@@ -122,7 +122,9 @@ static int v3_dist_check_irouter(const struct vgic_access *acc, uint32_t intid, 
 /* PIDR4-7, PIDR0-3, CIDR0-3 (ArchRev 3 in PIDR2). */
 static uint64_t v3_dist_read_id(const struct vgic_access *acc, uint32_t offset)
 {
-	static const uint8_t id[12] = { 0x04, 0, 0, 0, 0x92, 0xb4, 0x3b, 0, 0x0d, 0xf0, 0x05, 0xb1 };
+	static const uint8_t id[12] = {
+		0x04, 0, 0, 0, 0x92, 0xb4, 0x3b, 0, 0x0d, 0xf0, 0x05, 0xb1
+	};
 
 	(void)acc;
 	return id[(offset - GICD_PIDR4) / 4];
@@ -135,38 +137,82 @@ static uint64_t v3_dist_read_id(const struct vgic_access *acc, uint32_t offset)
 #define BANK8 1020
 
 static const struct vgic_reg v3_dist_regs[] = {
-	{ .offset = GICD_CTLR, .len = 4, .widths = W32, .read = v3_dist_read_ctlr,
-	  .write = v3_dist_write_ctlr, .host_write = v3_dist_host_write_ctlr },
+	{ .offset = GICD_CTLR,
+	  .len = 4,
+	  .widths = W32,
+	  .read = v3_dist_read_ctlr,
+	  .write = v3_dist_write_ctlr,
+	  .host_write = v3_dist_host_write_ctlr },
 	{ .offset = GICD_TYPER, .len = 4, .widths = W32, .read = v3_dist_read_typer },
 	{ .offset = GICD_IIDR, .len = 4, .widths = W32, .read = v3_dist_read_iidr },
 	{ .offset = GICD_TYPER2, .len = 4, .widths = W32 },
 	{ .offset = GICD_STATUSR, .len = 4, .widths = W32 },
-	{ .offset = GICD_IGROUPR, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_group, .irq_write = vgic_write_group },
-	{ .offset = GICD_ISENABLER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_enable, .irq_write = vgic_write_senable },
-	{ .offset = GICD_ICENABLER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_enable, .irq_write = vgic_write_cenable },
-	{ .offset = GICD_ISPENDR, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_pending, .irq_write = vgic_write_spending,
+	{ .offset = GICD_IGROUPR,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_group,
+	  .irq_write = vgic_write_group },
+	{ .offset = GICD_ISENABLER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_senable },
+	{ .offset = GICD_ICENABLER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_cenable },
+	{ .offset = GICD_ISPENDR,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_spending,
 	  .host_irq_read = vgic_host_read_pending },
-	{ .offset = GICD_ICPENDR, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_pending, .irq_write = vgic_write_cpending,
+	{ .offset = GICD_ICPENDR,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_cpending,
 	  .host_irq_read = vgic_host_read_pending },
-	{ .offset = GICD_ISACTIVER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_active, .irq_write = vgic_write_sactive },
-	{ .offset = GICD_ICACTIVER, .len = BANK1, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_active, .irq_write = vgic_write_cactive },
-	{ .offset = GICD_IPRIORITYR, .len = BANK8, .bits_per_irq = 8, .widths = W8_32,
-	  .irq_read = vgic_read_priority, .irq_write = vgic_write_priority,
+	{ .offset = GICD_ISACTIVER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_sactive },
+	{ .offset = GICD_ICACTIVER,
+	  .len = BANK1,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_cactive },
+	{ .offset = GICD_IPRIORITYR,
+	  .len = BANK8,
+	  .bits_per_irq = 8,
+	  .widths = W8_32,
+	  .irq_read = vgic_read_priority,
+	  .irq_write = vgic_write_priority,
 	  .host_irq_check = vgic_check_priority },
-	{ .offset = GICD_ICFGR, .len = BANK2, .bits_per_irq = 2, .widths = W32,
-	  .irq_read = vgic_read_config, .irq_write = vgic_write_config,
+	{ .offset = GICD_ICFGR,
+	  .len = BANK2,
+	  .bits_per_irq = 2,
+	  .widths = W32,
+	  .irq_read = vgic_read_config,
+	  .irq_write = vgic_write_config,
 	  .host_irq_check = vgic_check_config },
 	{ .offset = GICD_IGRPMODR, .len = BANK1, .widths = W32 },
-	{ .offset = GICD_IROUTER, .len = BANK8 * 8, .bits_per_irq = 64,
-	  .widths = VGIC_W32 | VGIC_W64, .irq_read = v3_dist_read_irouter,
-	  .irq_write = v3_dist_write_irouter, .host_irq_check = v3_dist_check_irouter },
+	{ .offset = GICD_IROUTER,
+	  .len = BANK8 * 8,
+	  .bits_per_irq = 64,
+	  .widths = VGIC_W32 | VGIC_W64,
+	  .irq_read = v3_dist_read_irouter,
+	  .irq_write = v3_dist_write_irouter,
+	  .host_irq_check = v3_dist_check_irouter },
 	{ .offset = GICD_PIDR4, .len = 0x30, .widths = W32, .read = v3_dist_read_id },
 };
 

@@ -36,18 +36,18 @@
 #define GICR_SYNCR     0x00c0
 #define GICR_PIDR4     0xffd0
 
-#define GICR_SGI_BASE  0x10000u
-#define GICR_IGROUPR0  0x0080
-#define GICR_ISENABLER0 0x0100
-#define GICR_ICENABLER0 0x0180
-#define GICR_ISPENDR0  0x0200
-#define GICR_ICPENDR0  0x0280
-#define GICR_ISACTIVER0 0x0300
-#define GICR_ICACTIVER0 0x0380
+#define GICR_SGI_BASE	 0x10000u
+#define GICR_IGROUPR0	 0x0080
+#define GICR_ISENABLER0	 0x0100
+#define GICR_ICENABLER0	 0x0180
+#define GICR_ISPENDR0	 0x0200
+#define GICR_ICPENDR0	 0x0280
+#define GICR_ISACTIVER0	 0x0300
+#define GICR_ICACTIVER0	 0x0380
 #define GICR_IPRIORITYR0 0x0400
-#define GICR_ICFGR0    0x0c00
-#define GICR_IGRPMODR0 0x0d00
-#define GICR_NSACR     0x0e00
+#define GICR_ICFGR0	 0x0c00
+#define GICR_IGRPMODR0	 0x0d00
+#define GICR_NSACR	 0x0e00
 
 #define GICR_CTLR_ENABLE_LPIS (1u << 0)
 #define GICR_TYPER_PLPIS      (1ull << 0)
@@ -160,7 +160,9 @@ static int rd_host_write_pendbaser(const struct vgic_access *acc, uint32_t offse
 
 static uint64_t rd_read_id(const struct vgic_access *acc, uint32_t offset)
 {
-	static const uint8_t id[12] = { 0x04, 0, 0, 0, 0x93, 0xb4, 0x3b, 0, 0x0d, 0xf0, 0x05, 0xb1 };
+	static const uint8_t id[12] = {
+		0x04, 0, 0, 0, 0x93, 0xb4, 0x3b, 0, 0x0d, 0xf0, 0x05, 0xb1
+	};
 
 	(void)acc;
 	return id[(offset - GICR_PIDR4) / 4];
@@ -171,21 +173,42 @@ static uint64_t rd_read_id(const struct vgic_access *acc, uint32_t offset)
 #define W8_32 (VGIC_W8 | VGIC_W32)
 
 static const struct vgic_reg rd_regs[] = {
-	{ .offset = GICR_CTLR, .len = 4, .widths = W32, .read = rd_read_ctlr,
-	  .write = rd_write_ctlr, .host_write = rd_host_write_ctlr },
+	{ .offset = GICR_CTLR,
+	  .len = 4,
+	  .widths = W32,
+	  .read = rd_read_ctlr,
+	  .write = rd_write_ctlr,
+	  .host_write = rd_host_write_ctlr },
 	{ .offset = GICR_IIDR, .len = 4, .widths = W32, .read = rd_read_iidr },
-	{ .offset = GICR_TYPER, .len = 8, .widths = W64, .flags = VGIC_REG_64,
+	{ .offset = GICR_TYPER,
+	  .len = 8,
+	  .widths = W64,
+	  .flags = VGIC_REG_64,
 	  .read = rd_read_typer },
 	{ .offset = GICR_STATUSR, .len = 4, .widths = W32 },
 	{ .offset = GICR_WAKER, .len = 4, .widths = W32 },
-	{ .offset = GICR_PROPBASER, .len = 8, .widths = W64, .flags = VGIC_REG_64,
-	  .read = rd_read_propbaser, .write = rd_write_propbaser,
+	{ .offset = GICR_PROPBASER,
+	  .len = 8,
+	  .widths = W64,
+	  .flags = VGIC_REG_64,
+	  .read = rd_read_propbaser,
+	  .write = rd_write_propbaser,
 	  .host_write = rd_host_write_propbaser },
-	{ .offset = GICR_PENDBASER, .len = 8, .widths = W64, .flags = VGIC_REG_64,
-	  .read = rd_read_pendbaser, .write = rd_write_pendbaser,
+	{ .offset = GICR_PENDBASER,
+	  .len = 8,
+	  .widths = W64,
+	  .flags = VGIC_REG_64,
+	  .read = rd_read_pendbaser,
+	  .write = rd_write_pendbaser,
 	  .host_write = rd_host_write_pendbaser },
-	{ .offset = GICR_INVLPIR, .len = 8, .widths = W64, .flags = VGIC_REG_64 | VGIC_REG_NO_HOST },
-	{ .offset = GICR_INVALLR, .len = 8, .widths = W64, .flags = VGIC_REG_64 | VGIC_REG_NO_HOST },
+	{ .offset = GICR_INVLPIR,
+	  .len = 8,
+	  .widths = W64,
+	  .flags = VGIC_REG_64 | VGIC_REG_NO_HOST },
+	{ .offset = GICR_INVALLR,
+	  .len = 8,
+	  .widths = W64,
+	  .flags = VGIC_REG_64 | VGIC_REG_NO_HOST },
 	{ .offset = GICR_SYNCR, .len = 4, .widths = W32, .flags = VGIC_REG_NO_HOST },
 	{ .offset = GICR_PIDR4, .len = 0x30, .widths = W32, .read = rd_read_id },
 };
@@ -198,27 +221,63 @@ const struct vgic_frame vgic_v3_rd_frame = {
 };
 
 static const struct vgic_reg sgi_regs[] = {
-	{ .offset = GICR_IGROUPR0, .len = 4, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_group, .irq_write = vgic_write_group },
-	{ .offset = GICR_ISENABLER0, .len = 4, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_enable, .irq_write = vgic_write_senable },
-	{ .offset = GICR_ICENABLER0, .len = 4, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_enable, .irq_write = vgic_write_cenable },
-	{ .offset = GICR_ISPENDR0, .len = 4, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_pending, .irq_write = vgic_write_spending,
+	{ .offset = GICR_IGROUPR0,
+	  .len = 4,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_group,
+	  .irq_write = vgic_write_group },
+	{ .offset = GICR_ISENABLER0,
+	  .len = 4,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_senable },
+	{ .offset = GICR_ICENABLER0,
+	  .len = 4,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_cenable },
+	{ .offset = GICR_ISPENDR0,
+	  .len = 4,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_spending,
 	  .host_irq_read = vgic_host_read_pending },
-	{ .offset = GICR_ICPENDR0, .len = 4, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_pending, .irq_write = vgic_write_cpending,
+	{ .offset = GICR_ICPENDR0,
+	  .len = 4,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_cpending,
 	  .host_irq_read = vgic_host_read_pending },
-	{ .offset = GICR_ISACTIVER0, .len = 4, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_active, .irq_write = vgic_write_sactive },
-	{ .offset = GICR_ICACTIVER0, .len = 4, .bits_per_irq = 1, .widths = W32,
-	  .irq_read = vgic_read_active, .irq_write = vgic_write_cactive },
-	{ .offset = GICR_IPRIORITYR0, .len = 32, .bits_per_irq = 8, .widths = W8_32,
-	  .irq_read = vgic_read_priority, .irq_write = vgic_write_priority,
+	{ .offset = GICR_ISACTIVER0,
+	  .len = 4,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_sactive },
+	{ .offset = GICR_ICACTIVER0,
+	  .len = 4,
+	  .bits_per_irq = 1,
+	  .widths = W32,
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_cactive },
+	{ .offset = GICR_IPRIORITYR0,
+	  .len = 32,
+	  .bits_per_irq = 8,
+	  .widths = W8_32,
+	  .irq_read = vgic_read_priority,
+	  .irq_write = vgic_write_priority,
 	  .host_irq_check = vgic_check_priority },
-	{ .offset = GICR_ICFGR0, .len = 8, .bits_per_irq = 2, .widths = W32,
-	  .irq_read = vgic_read_config, .irq_write = vgic_write_config,
+	{ .offset = GICR_ICFGR0,
+	  .len = 8,
+	  .bits_per_irq = 2,
+	  .widths = W32,
+	  .irq_read = vgic_read_config,
+	  .irq_write = vgic_write_config,
 	  .host_irq_check = vgic_check_config },
 	{ .offset = GICR_IGRPMODR0, .len = 4, .widths = W32 },
 	{ .offset = GICR_NSACR, .len = 4, .widths = W32 },
@@ -262,8 +321,7 @@ static const struct vgic_frame *redist_decode(struct vgic_dist *dist, uint64_t o
 	return vgic_v3_redist_frame(frame_off);
 }
 
-static uint64_t redist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset,
-				 unsigned len)
+static uint64_t redist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)
 {
 	struct vgic_cpu *self = vcpu ? vcpu->vgic : NULL;
 	const struct vgic_frame *frame;
