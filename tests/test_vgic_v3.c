@@ -281,12 +281,156 @@ static void test_v3_control_api(void **state)
 	ivy_vm_close(g.vm);
 }
 
+#define ICC(crn, crm, op2) IVY_SYSREG(3, 0, crn, crm, op2)
+#define ICC_PMR		   ICC(4, 6, 0)
+#define ICC_IAR0	   ICC(12, 8, 0)
+#define ICC_EOIR0	   ICC(12, 8, 1)
+#define ICC_HPPIR0	   ICC(12, 8, 2)
+#define ICC_AP0R0	   ICC(12, 8, 4)
+#define ICC_AP1R0	   ICC(12, 9, 0)
+#define ICC_RPR		   ICC(12, 11, 3)
+#define ICC_SGI1R	   ICC(12, 11, 5)
+#define ICC_SGI0R	   ICC(12, 11, 7)
+#define ICC_IAR1	   ICC(12, 12, 0)
+#define ICC_EOIR1	   ICC(12, 12, 1)
+#define ICC_HPPIR1	   ICC(12, 12, 2)
+#define ICC_CTLR	   ICC(12, 12, 4)
+#define ICC_SRE		   ICC(12, 12, 5)
+#define ICC_IGRPEN0	   ICC(12, 12, 6)
+#define ICC_IGRPEN1	   ICC(12, 12, 7)
+
+static uint64_t icc_rd(struct gic3 *g, uint32_t c, uint32_t enc)
+{
+	uint64_t v = 0xdead;
+
+	assert_int_equal(ivy_vcpu_sysreg(cpu(g, c), enc, false, &v), 0);
+	return v;
+}
+
+static void icc_wr(struct gic3 *g, uint32_t c, uint32_t enc, uint64_t v)
+{
+	assert_int_equal(ivy_vcpu_sysreg(cpu(g, c), enc, true, &v), 0);
+}
+
+static void reenter(struct gic3 *g, uint32_t c)
+{
+	ivy_vcpu_sync(cpu(g, c));
+	assert_int_equal(ivy_vcpu_flush(cpu(g, c)), 0);
+}
+
+/* ICC: group separation of IAR0/IAR1, FIQ for Group 0, IGRPEN gating, SRE, CTLR. */
+static void test_icc_groups(void **state)
+{
+	struct gic3 g;
+	uint64_t v;
+
+	(void)state;
+	gic3_new(&g, 1);
+	wr(&g, 0, DIST, 4, 3);
+	wr(&g, 0, DIST + 0x104, 4, 3u << 8);			 /* enable SPIs 40, 41 */
+	wr(&g, 0, DIST + 0x84, 4, 1u << 8);			 /* SPI 40 Group 1 */
+	test_mmio_write(cpu(&g, 0), DIST + 0x400 + 40, 1, 0x10); /* Group 1 higher priority */
+	test_mmio_write(cpu(&g, 0), DIST + 0x400 + 41, 1, 0x80);
+	icc_wr(&g, 0, ICC_PMR, 0xff);
+	icc_wr(&g, 0, ICC_IGRPEN0, 1);
+	assert_int_equal(icc_rd(&g, 0, ICC_SRE), 7);
+	icc_wr(&g, 0, ICC_SRE, 0);
+	assert_int_equal(icc_rd(&g, 0, ICC_SRE), 7);
+	assert_int_equal(icc_rd(&g, 0, ICC_CTLR) & 0x700, 0x400);
+	assert_int_equal(ivy_irq_line(g.vm, 40, 0, true), 0);
+	assert_int_equal(ivy_irq_line(g.vm, 41, 0, true), 0);
+	reenter(&g, 0);
+	/* Group 1 disabled at the CPU interface does not hide the Group 0 interrupt. */
+	assert_int_equal(icc_rd(&g, 0, ICC_HPPIR0), 41);
+	assert_int_equal(icc_rd(&g, 0, ICC_HPPIR1), 1023);
+	assert_int_equal(ivy_vcpu_irq_lines(cpu(&g, 0)), IVY_IRQ_LINE_FIQ);
+	icc_wr(&g, 0, ICC_IGRPEN1, 1);
+	assert_int_equal(ivy_vcpu_irq_lines(cpu(&g, 0)), IVY_IRQ_LINE_IRQ);
+	/* IAR0 never acknowledges Group 1 and vice versa. */
+	assert_int_equal(icc_rd(&g, 0, ICC_IAR0), 41);
+	assert_int_equal(icc_rd(&g, 0, ICC_AP0R0), 1u << (0x80 >> 3));
+	assert_int_equal(icc_rd(&g, 0, ICC_IAR1), 40); /* preempts: higher priority */
+	assert_int_equal(icc_rd(&g, 0, ICC_AP1R0), 1u << (0x10 >> 3));
+	assert_int_equal(icc_rd(&g, 0, ICC_RPR), 0x10);
+	assert_int_equal(icc_rd(&g, 0, ICC_IAR1), 1023);
+	assert_int_equal(ivy_irq_line(g.vm, 40, 0, false), 0);
+	assert_int_equal(ivy_irq_line(g.vm, 41, 0, false), 0);
+	icc_wr(&g, 0, ICC_EOIR1, 40);
+	icc_wr(&g, 0, ICC_EOIR0, 41);
+	assert_int_equal(icc_rd(&g, 0, ICC_RPR), 0xff);
+	reenter(&g, 0);
+	assert_int_equal(rd(&g, 0, DIST + 0x304, 4), 0);
+	/* Not a GIC register: the VMM treats it as undefined. */
+	v = 0;
+	assert_int_equal(ivy_vcpu_sysreg(cpu(&g, 0), ICC(12, 10, 0), false, &v), -ENOENT);
+	/* Save/restore through CPU_SYSREGS (vCPU 0: affinity 0). */
+	ivy_vcpu_sync(cpu(&g, 0));
+	assert_int_equal(attr_get(&g, IVY_VGIC_GRP_CPU_SYSREGS, ICC_PMR, &v), 0);
+	assert_int_equal(v, 0xf8);
+	v = 0x80;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_CPU_SYSREGS, ICC_PMR, &v), 0);
+	assert_int_equal(attr_get(&g, IVY_VGIC_GRP_CPU_SYSREGS, ICC_IAR1, &v), -ENXIO);
+	v = 1ull << 40;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_CPU_SYSREGS, ICC_PMR, &v), -EINVAL);
+	assert_int_equal(ivy_vcpu_flush(cpu(&g, 0)), 0);
+	assert_int_equal(icc_rd(&g, 0, ICC_PMR), 0x80);
+	ivy_vm_close(g.vm);
+}
+
+/* ICC_SGI1R: affinity target list with RS (Aff0 >= 16 reachable), IRM; SGI0R only Group 0. */
+static void test_icc_sgi(void **state)
+{
+	struct gic3 g;
+	uint64_t a;
+
+	(void)state;
+	g.vm = test_vm_new(3);
+	g.nr = 3;
+	/* vCPU 2 at Aff0 20 (Aff1 0): only RS = 1 reaches it. */
+	assert_int_equal(ivy_vcpu_set_mpidr(cpu(&g, 2), 20), 0);
+	assert_int_equal(ivy_device_create(g.vm, IVY_DEV_TYPE_ARM_VGIC_V3, &g.dev), 0);
+	a = DIST;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_DIST, &a), 0);
+	a = REDIST;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_REDIST, &a), 0);
+	for (uint32_t c = 0; c < 3; c++)
+		assert_int_equal(ivy_vcpu_flush(cpu(&g, c)), 0);
+	wr(&g, 0, DIST, 4, 3);
+	for (uint32_t c = 0; c < 3; c++) {
+		wr(&g, 0, SGI(c) + 0x80, 4, 1u << 5); /* SGI 5 Group 1 */
+		wr(&g, 0, SGI(c) + 0x100, 4, (1u << 5) | (1u << 6));
+	}
+	icc_wr(&g, 0, ICC_SGI1R, (1ull << 44) | (5ull << 24) | (1u << 4)); /* RS 1, Aff0 20 */
+	assert_int_equal(rd(&g, 0, SGI(2) + 0x200, 4), 1u << 5);
+	assert_int_equal(rd(&g, 0, SGI(1) + 0x200, 4), 0);
+	icc_wr(&g, 0, ICC_SGI1R, (5ull << 24) | (1u << 4)); /* RS 0, Aff0 4: nobody */
+	assert_int_equal(rd(&g, 0, SGI(1) + 0x200, 4) | rd(&g, 0, SGI(0) + 0x200, 4), 0);
+	icc_wr(&g, 1, ICC_SGI1R, (1ull << 40) | (6ull << 24)); /* IRM: all but self */
+	assert_int_equal(rd(&g, 0, SGI(0) + 0x200, 4), 1u << 6);
+	assert_int_equal(rd(&g, 0, SGI(1) + 0x200, 4), 0);
+	assert_int_equal(rd(&g, 0, SGI(2) + 0x200, 4), (1u << 5) | (1u << 6));
+	/* SGI0R does not raise a Group 1 SGI. */
+	icc_wr(&g, 2, ICC_SGI0R, (1ull << 40) | (5ull << 24));
+	assert_int_equal(rd(&g, 0, SGI(0) + 0x200, 4), 1u << 6);
+	/* Delivered to vCPU 2 and acknowledged there (no source CPU in the ID on GICv3). */
+	icc_wr(&g, 2, ICC_PMR, 0xff);
+	icc_wr(&g, 2, ICC_IGRPEN1, 1);
+	icc_wr(&g, 2, ICC_IGRPEN0, 1);
+	reenter(&g, 2);
+	assert_int_equal(icc_rd(&g, 2, ICC_IAR1), 5);
+	assert_int_equal(icc_rd(&g, 2, ICC_IAR0), 1023); /* SGI 6 is Group 0 but preempted */
+	icc_wr(&g, 2, ICC_EOIR1, 5);
+	assert_int_equal(icc_rd(&g, 2, ICC_IAR0), 6);
+	ivy_vm_close(g.vm);
+}
+
 static void test_v3_descriptor_tables(void **state)
 {
 	(void)state;
 	assert_int_equal(vgic_frame_check(&vgic_v3_dist_frame), 0);
 	assert_int_equal(vgic_frame_check(&vgic_v3_rd_frame), 0);
 	assert_int_equal(vgic_frame_check(&vgic_v3_sgi_frame), 0);
+	assert_int_equal(vgic_frame_check(&vgic_v3_icc_frame), 0);
 }
 
 int main(void)
@@ -298,6 +442,8 @@ int main(void)
 		cmocka_unit_test(test_redist_lpi_controls),
 		cmocka_unit_test(test_sgi_frame),
 		cmocka_unit_test(test_v3_control_api),
+		cmocka_unit_test(test_icc_groups),
+		cmocka_unit_test(test_icc_sgi),
 		cmocka_unit_test(test_v3_descriptor_tables),
 	};
 

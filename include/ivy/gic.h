@@ -138,6 +138,27 @@ IVY_MUST_CHECK int ivy_vcpu_flush(struct ivy_vcpu *vcpu);
 /* After leaving the guest: folds the list registers back. Does nothing if not flushed. */
 void ivy_vcpu_sync(struct ivy_vcpu *vcpu);
 
+/*
+ * A system-register encoding as the MRS/MSR instruction carries it (and as
+ * KVM's CPU_SYSREGS attributes do): op0 [15:14], op1 [13:11], CRn [10:7],
+ * CRm [6:3], op2 [2:0].
+ */
+#define IVY_SYSREG(op0, op1, crn, crm, op2) \
+	((uint32_t)(((op0) << 14) | ((op1) << 11) | ((crn) << 7) | ((crm) << 3) | (op2)))
+
+/*
+ * GICv3: a trapped MRS (is_write false: *val receives the value) or MSR of an
+ * ICC_*_EL1 register on `vcpu`'s thread, between flush and sync, like a GICC
+ * access on GICv2. Errors: -ENOENT (not an ICC register this GIC implements:
+ * the VMM treats the instruction as undefined), -ENODEV (no GICv3, or not
+ * initialised), -EINVAL (NULL arguments).
+ * GICv3 IVY_VGIC_GRP_CPU_SYSREGS attributes name the vCPU by affinity in bits
+ * [63:32] (as REDIST_REGS) and the register by IVY_SYSREG() in [15:0]; the value
+ * is a uint64_t.
+ */
+IVY_MUST_CHECK int ivy_vcpu_sysreg(struct ivy_vcpu *vcpu, uint32_t encoding, bool is_write,
+				   uint64_t *val);
+
 #define IVY_IRQ_LINE_IRQ (1u << 0)
 #define IVY_IRQ_LINE_FIQ (1u << 1)
 /*

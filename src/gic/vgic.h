@@ -161,8 +161,9 @@ struct vgic_model {
 	bool cpu_by_mpidr; /* attributes name vCPUs by MPIDR (GICv3) rather than index */
 	const struct vgic_addr_desc *addrs;
 	size_t nr_addrs;
-	const struct vgic_frame *dist_frame; /* DIST_REGS */
-	const struct vgic_frame *cpu_frame;  /* CPU_REGS (GICv2), or NULL */
+	const struct vgic_frame *dist_frame;   /* DIST_REGS */
+	const struct vgic_frame *cpu_frame;    /* CPU_REGS (GICv2), or NULL */
+	const struct vgic_frame *sysreg_frame; /* CPU_SYSREGS (GICv3), or NULL */
 	/* REDIST_REGS (GICv3): the frame holding *offset, made relative to it; NULL if none. */
 	const struct vgic_frame *(*redist_frame)(uint32_t *offset);
 	/* Called once the IRQs exist (dist->config_lock held): model-specific reset values. */
@@ -332,6 +333,7 @@ extern const struct vgic_model vgic_v3_model;
 extern const struct vgic_frame vgic_v3_dist_frame;
 extern const struct vgic_frame vgic_v3_rd_frame;
 extern const struct vgic_frame vgic_v3_sgi_frame;
+extern const struct vgic_frame vgic_v3_icc_frame;
 extern const struct ivy_mmio_ops vgic_v3_dist_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v3_redist_mmio_ops;
 extern const struct device_type vgic_v3_device_type;

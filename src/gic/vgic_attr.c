@@ -150,11 +150,18 @@ static const struct vgic_addr_desc vgic_v3_addrs[] = {
 	  IVY_VGIC_V3_REDIST_SIZE, 0x10000 },
 };
 
-/* GICv3: IROUTER resets to 0, which routes every SPI to the vCPU with affinity 0.0.0.0. */
+/*
+ * GICv3: IROUTER resets to 0, which routes every SPI to the vCPU with affinity
+ * 0.0.0.0. With one security state Group 0 is always signalled as FIQ: the
+ * shared CPU interface expresses that as a fixed FIQEn.
+ */
 static void vgic_v3_init(struct vgic_dist *dist)
 {
 	for (uint32_t i = 0; i < dist->nr_irqs - VGIC_NR_PRIVATE_IRQS; i++)
 		vgic_v3_set_spi_target(&dist->spis[i], dist);
+	for (uint32_t i = 0; i < dist->nr_cpus; i++)
+		if (dist->cpus[i])
+			dist->cpus[i]->ctlr |= GICC_CTLR_FIQEN;
 }
 
 const struct vgic_model vgic_v3_model = {
@@ -165,6 +172,7 @@ const struct vgic_model vgic_v3_model = {
 	.nr_addrs = IVY_ARRAY_SIZE(vgic_v3_addrs),
 	.dist_frame = &vgic_v3_dist_frame,
 	.redist_frame = vgic_v3_redist_frame,
+	.sysreg_frame = &vgic_v3_icc_frame,
 	.init = vgic_v3_init,
 	.map = vgic_v3_map,
 	.unmap = vgic_v3_unmap,
@@ -386,6 +394,12 @@ static const struct vgic_frame *vgic_attr_frame(struct vgic_dist *dist, uint32_t
 	case IVY_VGIC_GRP_DIST_REGS: return m->dist_frame;
 	case IVY_VGIC_GRP_CPU_REGS: return m->cpu_frame;
 	case IVY_VGIC_GRP_REDIST_REGS: return m->redist_frame ? m->redist_frame(offset) : NULL;
+	case IVY_VGIC_GRP_CPU_SYSREGS:
+		/* The system-register table is keyed by encoding * 8 (vgic_v3_cpuif.c). */
+		if (*offset > 0xffff)
+			return NULL;
+		*offset *= 8;
+		return m->sysreg_frame;
 	default: return NULL;
 	}
 }
@@ -396,8 +410,10 @@ static int vgic_regs_access(struct vgic_dist *dist, const struct ivy_device_attr
 	const struct vgic_frame *frame = vgic_attr_frame(dist, attr->group, &offset);
 	/* GICv3's distributor has no banked registers: no vCPU to name. */
 	bool need_cpu = !(dist->model->cpu_by_mpidr && attr->group == IVY_VGIC_GRP_DIST_REGS);
+	/* CPU_SYSREGS values are 64 bits (the implemented ICC registers hold 32). */
+	bool wide = attr->group == IVY_VGIC_GRP_CPU_SYSREGS;
 	struct vgic_access acc;
-	uint32_t *val = attr->addr;
+	uint32_t v32;
 	int ret;
 
 	if (!frame)
@@ -408,8 +424,19 @@ static int vgic_regs_access(struct vgic_dist *dist, const struct ivy_device_attr
 	ret = vgic_parse_cpu(dist, attr->attr, need_cpu, &acc);
 	if (ret)
 		return ret;
-	return write ? vgic_host_write(frame, &acc, offset, *val)
-		     : vgic_host_read(frame, &acc, offset, val);
+	if (write) {
+		uint64_t v = wide ? *(const uint64_t *)attr->addr : *(const uint32_t *)attr->addr;
+
+		if (v >> 32)
+			return -EINVAL;
+		return vgic_host_write(frame, &acc, offset, (uint32_t)v);
+	}
+	ret = vgic_host_read(frame, &acc, offset, &v32);
+	if (!ret && wide)
+		*(uint64_t *)attr->addr = v32;
+	else if (!ret)
+		*(uint32_t *)attr->addr = v32;
+	return ret;
 }
 
 static int vgic_level_info(struct vgic_dist *dist, const struct ivy_device_attr *attr, bool write)
@@ -519,7 +546,8 @@ static int vgic_set_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 	case IVY_VGIC_GRP_CTRL: return vgic_ctrl(dist, attr);
 	case IVY_VGIC_GRP_DIST_REGS:
 	case IVY_VGIC_GRP_CPU_REGS:
-	case IVY_VGIC_GRP_REDIST_REGS: return vgic_regs_access(dist, attr, true);
+	case IVY_VGIC_GRP_REDIST_REGS:
+	case IVY_VGIC_GRP_CPU_SYSREGS: return vgic_regs_access(dist, attr, true);
 	case IVY_VGIC_GRP_LEVEL_INFO: return vgic_level_info(dist, attr, true);
 	case IVY_VGIC_GRP_V2M: {
 		if (!dist->model->sgi_sources)
@@ -568,7 +596,8 @@ static int vgic_get_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 		return 0;
 	case IVY_VGIC_GRP_DIST_REGS:
 	case IVY_VGIC_GRP_CPU_REGS:
-	case IVY_VGIC_GRP_REDIST_REGS: return vgic_regs_access(dist, attr, false);
+	case IVY_VGIC_GRP_REDIST_REGS:
+	case IVY_VGIC_GRP_CPU_SYSREGS: return vgic_regs_access(dist, attr, false);
 	case IVY_VGIC_GRP_LEVEL_INFO: return vgic_level_info(dist, attr, false);
 	case IVY_VGIC_GRP_V2M:
 		if (attr->attr > IVY_VGIC_V2M_NR_SPIS || !dist->model->sgi_sources)
@@ -601,6 +630,7 @@ static int vgic_has_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 	case IVY_VGIC_GRP_DIST_REGS:
 	case IVY_VGIC_GRP_CPU_REGS:
 	case IVY_VGIC_GRP_REDIST_REGS:
+	case IVY_VGIC_GRP_CPU_SYSREGS:
 		offset = (uint32_t)(attr->attr & IVY_VGIC_OFFSET_MASK);
 		frame = vgic_attr_frame(dist, attr->group, &offset);
 		r = (!frame || (offset & 3)) ? NULL : vgic_frame_find(frame, offset);

@@ -55,7 +55,8 @@ int vgic_cpuif_highest_pending(const struct vgic_cpu *vc, int group)
 /* Whether the LR may be signalled now: above the priority mask, and preempting. */
 bool vgic_cpuif_can_signal(const struct vgic_cpu *vc, const struct vgic_lr *lr)
 {
-	return lr->priority < vc->pmr && cpu_group_priority(vc, lr) < vgic_cpuif_running_priority(vc);
+	return lr->priority < vc->pmr &&
+	       cpu_group_priority(vc, lr) < vgic_cpuif_running_priority(vc);
 }
 
 uint32_t vgic_cpuif_lr_id(const struct vgic_lr *lr)
