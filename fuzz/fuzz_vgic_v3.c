@@ -113,7 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			};
 
 			ivy_vcpu_sync(vcpu);
-			(void)(write ? ivy_device_set_attr(dev, &at) : ivy_device_get_attr(dev, &at));
+			(void)(write ? ivy_device_set_attr(dev, &at)
+				     : ivy_device_get_attr(dev, &at));
 			break;
 		}
 		}
