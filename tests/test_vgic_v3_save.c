@@ -12,10 +12,10 @@
 #include <errno.h>
 #include <string.h>
 
-#define DIST	0x08000000ull
-#define REDIST	0x080a0000ull
-#define NR	2
-#define NR_IRQS 96
+#define DIST		   0x08000000ull
+#define REDIST		   0x080a0000ull
+#define NR		   2
+#define NR_IRQS		   96
 #define ICC(crn, crm, op2) IVY_SYSREG(3, 0, crn, crm, op2)
 
 static const uint32_t icc_state[] = {
@@ -80,9 +80,9 @@ static void mmio_w(struct ivy_vm *vm, uint32_t c, ivy_gpa_t gpa, unsigned len, u
 static void make_busy(struct ivy_vm *vm)
 {
 	mmio_w(vm, 0, DIST, 4, 3);
-	mmio_w(vm, 0, DIST + 0x104, 4, 0xff00);		/* SPIs 40-47 enabled */
-	mmio_w(vm, 0, DIST + 0x84, 4, 0x0f00);		/* 40-43 Group 1 */
-	mmio_w(vm, 0, DIST + 0xc08, 4, 0xaa0000);	/* 40-43 edge */
+	mmio_w(vm, 0, DIST + 0x104, 4, 0xff00);	  /* SPIs 40-47 enabled */
+	mmio_w(vm, 0, DIST + 0x84, 4, 0x0f00);	  /* 40-43 Group 1 */
+	mmio_w(vm, 0, DIST + 0xc08, 4, 0xaa0000); /* 40-43 edge */
 	for (uint32_t i = 40; i < 48; i++) {
 		test_mmio_write(ivy_vm_vcpu(vm, 0), DIST + 0x400 + i, 1, 0x20 + 8 * (i - 40));
 		mmio_w(vm, 0, DIST + 0x6000 + 8 * i, 8, i & 1);
@@ -90,7 +90,7 @@ static void make_busy(struct ivy_vm *vm)
 	for (uint32_t c = 0; c < NR; c++) {
 		ivy_gpa_t sgi = REDIST + c * 0x20000ull + 0x10000;
 
-		mmio_w(vm, c, sgi + 0x80, 4, 0x0800000f);	/* SGIs 0-3, PPI 27 Group 1 */
+		mmio_w(vm, c, sgi + 0x80, 4, 0x0800000f); /* SGIs 0-3, PPI 27 Group 1 */
 		mmio_w(vm, c, sgi + 0x100, 4, 0x0800000f);
 		sysreg(vm, c, ICC(4, 6, 0), true, 0xf0);
 		sysreg(vm, c, ICC(12, 12, 6), true, 1);
@@ -161,7 +161,8 @@ static void restore_reg(struct ivy_device *dev, uint32_t group, uint64_t at, uin
 	if (off >= 0x100 && off < 0x400)
 		assert_int_equal(attr(dev, true, group, at + 0x80, &inv), 0);
 	if (attr(dev, true, group, at, &v))
-		fail_msg("restoring group %u attr %#llx = %#x refused", group, (unsigned long long)at, v);
+		fail_msg("restoring group %u attr %#llx = %#x refused", group,
+			 (unsigned long long)at, v);
 }
 
 static void restore(struct ivy_device *dev, const struct image *im)
