@@ -398,14 +398,15 @@ static void vgic_prune_ap_list(struct vgic_cpu *vc)
 		next = n->next;
 		pthread_mutex_lock(&irq->lock);
 		target = vgic_target_oracle(dist, irq);
-		if (target == vc) {
+		/* Stays here, or must move but the scratch is full: the next prune moves it. */
+		if (target == vc || (target && nr_migrate == dist->nr_irqs)) {
 			pthread_mutex_unlock(&irq->lock);
 			continue;
 		}
 		vgic_list_del(&irq->ap_node);
 		irq->vcpu = NULL;
 		pthread_mutex_unlock(&irq->lock);
-		if (target && nr_migrate < dist->nr_irqs)
+		if (target)
 			vc->migrate_buf[nr_migrate++] = irq;
 		else
 			vgic_put_irq(dist, irq);
@@ -511,6 +512,8 @@ void vgic_flush_cpu(struct vgic_cpu *vc)
 		n++;
 		pthread_mutex_unlock(&irq->lock);
 	}
+	/* Entries beyond the scratch (only possible with LPIs) wait for the next flush. */
+	overflow = node != &vc->ap_list;
 	vgic_sort(vc->sort_buf, n);
 	vc->used_lrs = 0;
 	for (uint32_t i = 0; i < n; i++) {
