@@ -9,6 +9,7 @@
  * the memory goes when the last reference is put.
  */
 #include "core.h"
+#include "ioreq/ioreq.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +76,7 @@ static void vm_free(struct ivy_vm *vm)
 	for (uint32_t i = 0; i < max; i++)
 		free(atomic_load_explicit(&vm->vcpus[i], memory_order_relaxed));
 	free(vm->vcpus);
+	ioreq_vm_free(vm);
 	pthread_mutex_destroy(&vm->bus_lock);
 	pthread_rwlock_destroy(&vm->mem_lock);
 	pthread_mutex_destroy(&vm->config_lock);
@@ -179,6 +181,7 @@ int ivy_vm_create(const struct ivy_vm_config *cfg, struct ivy_vm **out)
 	pthread_rwlock_init(&vm->mem_lock, NULL);
 	pthread_mutex_init(&vm->bus_lock, NULL);
 	atomic_init(&vm->bus_table, NULL);
+	mmio_bus_init();
 
 	for (uint32_t i = 0; i < cfg->nr_vcpus; i++) {
 		ret = vcpu_add_locked(vm, i, NULL);
@@ -214,8 +217,13 @@ int ivy_vm_destroy(struct ivy_vm *vm)
 	pthread_mutex_unlock(&vm->config_lock);
 	bool registered = registry_remove(vm);
 
+	/*
+	 * Steps 2-4 (I/O requests, clients, eventfds) belong to the I/O-request engine.
+	 * Outside config_lock: a vCPU woken by the unhandled completions may hand its
+	 * execution token over through hooks that must not wait for this thread's locks.
+	 */
+	ioreq_vm_teardown(vm);
 	pthread_mutex_lock(&vm->config_lock);
-	/* Steps 2-4 (I/O requests, clients, eventfds) belong to the I/O-request engine. */
 	/* Step 5: devices, newest first; they unregister their MMIO regions. */
 	device_destroy_all_locked(vm);
 	mmio_bus_release(vm);
@@ -275,9 +283,18 @@ void ivy_vm_set_trace(struct ivy_vm *vm, bool on)
 
 uint64_t ivy_vm_stat(const struct ivy_vm *vm, enum ivy_stat stat)
 {
+	uint64_t sum;
+
 	if ((unsigned)stat >= IVY_STAT_NR)
 		return 0;
-	return atomic_load_explicit(&vm->stats[stat], memory_order_relaxed);
+	sum = atomic_load_explicit(&vm->stats[stat], memory_order_relaxed);
+	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+		struct ivy_vcpu *v = atomic_load_explicit(&vm->vcpus[i], memory_order_acquire);
+
+		if (v)
+			sum += atomic_load_explicit(&v->stats[stat], memory_order_relaxed);
+	}
+	return sum;
 }
 
 bool vm_gpa_range_valid(const struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
