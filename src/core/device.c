@@ -7,12 +7,15 @@
  */
 #include "core.h"
 #include "gic/its.h"
+#include "gic/vgic.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
 /* Types compiled into the library. The interrupt controllers add themselves here. */
 static const struct device_type *const builtin_types[] = {
+	&vgic_v2_device_type,
+	&vgic_v3_device_type,
 	&its_device_type,
 };
 

@@ -20,6 +20,7 @@
  * ~18 ns to a few ns (bench/bench_mmio.c).
  */
 #include "core.h"
+#include "ioreq/ioreq.h"
 
 #include <errno.h>
 #include <linux/membarrier.h>
@@ -333,6 +334,7 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 
 int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_write, uint64_t *val)
 {
+	struct ioreq_vm *io;
 	struct ivy_vm *vm;
 
 	if (!vcpu || !val || (len != 1 && len != 2 && len != 4 && len != 8))
@@ -344,6 +346,9 @@ int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_wr
 		vcpu_stat_inc(vcpu, IVY_STAT_MMIO_BUS);
 		return 0;
 	}
+	io = ioreq_vm_of(vm);
+	if (io)
+		return ioreq_vcpu_mmio(io, vcpu, gpa, len, is_write, val);
 	/* Nobody claims it: reads float high, writes vanish, and a developer can see it. */
 	vcpu_stat_inc(vcpu, IVY_STAT_MMIO_UNCLAIMED);
 	vm_trace(vm, IVY_TRACE_MMIO_UNCLAIMED, (int32_t)vcpu->index, gpa, is_write);
