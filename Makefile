@@ -66,7 +66,8 @@ check-format:
 
 bench: deps
 	@$(SUB) $(RELEASE) benches
-	@for b in build/release/bench/bench_*; do $$b || echo "{\"bench\":\"$$(basename $$b)\",\"error\":\"exit $$?\"}"; done
+	@for b in build/release/bench/bench_*; do case $$b in *.[do]) continue;; esac; \
+		$$b || echo "{\"bench\":\"$$(basename $$b)\",\"error\":\"exit $$?\"}"; done
 
 fuzz: deps
 	@$(SUB) $(FUZZ) fuzzers

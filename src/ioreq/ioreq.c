@@ -211,7 +211,7 @@ void ioreq_vm_free(struct ivy_vm *vm)
  * request was assigned to (its out-of-process slot gets a wake-up too).
  */
 static void slot_publish_complete(struct ioreq_vm *io, uint32_t v, uint64_t value, uint32_t result,
-				  struct ivy_ioreq_client *client)
+				  struct ivy_ioreq_client *client, bool wake)
 {
 	struct ivy_ioreq_slot *s = &io->slots[v];
 
@@ -233,7 +233,7 @@ static void slot_publish_complete(struct ioreq_vm *io, uint32_t v, uint64_t valu
 	s->result = result;
 	/* Release: publishes value and result to the vCPU, which loads state with acquire. */
 	atomic_store_explicit(ioreq_slot_state(s), IVY_IOREQ_STATE_COMPLETE, memory_order_release);
-	if (!io->polling)
+	if (wake && !io->polling)
 		ioreq_futex_wake(ioreq_slot_state(s), 1, false);
 }
 
@@ -257,7 +257,7 @@ static bool request_complete_unhandled(struct ioreq_vm *io, uint32_t v, uint32_t
 			    memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
-	slot_publish_complete(io, v, ~0ull, IVY_IOREQ_RESULT_UNHANDLED, iv->client);
+	slot_publish_complete(io, v, ~0ull, IVY_IOREQ_RESULT_UNHANDLED, iv->client, true);
 	return true;
 }
 
@@ -439,7 +439,8 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 			    memory_order_acq_rel, memory_order_acquire))
 			slot_publish_complete(
 				io, v, ret ? ~0ull : req.value,
-				ret ? IVY_IOREQ_RESULT_UNHANDLED : IVY_IOREQ_RESULT_HANDLED, NULL);
+				ret ? IVY_IOREQ_RESULT_UNHANDLED : IVY_IOREQ_RESULT_HANDLED, NULL,
+				false); /* on the vCPU's own thread: nobody to wake */
 	} else {
 		client_post(c, v);
 	}
@@ -464,7 +465,8 @@ static bool request_accept_remote(struct ioreq_vm *io, uint32_t v, struct ivy_io
 						     claim_make(iv->seq, c->id | IOREQ_OWNER_DONE),
 						     memory_order_acq_rel, memory_order_acquire))
 		return false; /* someone else completed it: the VM's slot will say so */
-	slot_publish_complete(io, v, value, IVY_IOREQ_RESULT_HANDLED, NULL);
+	/* The vCPU itself accepts the answer: nobody to wake. */
+	slot_publish_complete(io, v, value, IVY_IOREQ_RESULT_HANDLED, NULL, false);
 	return true;
 }
 
@@ -656,10 +658,11 @@ out:
 
 static int client_alloc(struct ioreq_vm *io, const char *name, struct ivy_ioreq_client **out)
 {
-	struct ivy_ioreq_client *c = calloc(1, sizeof(*c));
+	struct ivy_ioreq_client *c = aligned_alloc(64, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
 	c->io = io;
 	atomic_init(&c->refs, 1);
 	c->memfd = -1;
@@ -1068,7 +1071,7 @@ int ivy_ioreq_client_complete(struct ivy_ioreq_client *client, const struct ivy_
 			break;
 	}
 	slot_publish_complete(io, req->vcpu, req->value & ioreq_width_mask(iv->size),
-			      IVY_IOREQ_RESULT_HANDLED, NULL);
+			      IVY_IOREQ_RESULT_HANDLED, NULL, true);
 	return 0;
 }
 
