@@ -24,12 +24,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define SAMPLES	    20000
-#define WARMUP	    2000
-#define BASE	    0x10000000ull
-#define TP_VCPUS    16
-#define TP_CLIENTS  4
-#define TP_MS	    1000
+#define SAMPLES	   20000
+#define WARMUP	   2000
+#define BASE	   0x10000000ull
+#define TP_VCPUS   16
+#define TP_CLIENTS 4
+#define TP_MS	   1000
 
 enum phase {
 	PH_SPIN,

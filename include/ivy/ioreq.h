@@ -126,12 +126,20 @@ static inline uint32_t ivy_ioreq_nr_pages(uint32_t max_vcpus)
 /*
  * Sets up the I/O-request engine of a VM: allocates the request pages (a memfd)
  * and routes every access the MMIO bus does not answer, and every port access,
- * through it. Errors: -EEXIST (already set up), -ENODEV (VM destroyed), -ENOMEM,
+ * through it. Dispatch runs on the requesting vCPU's thread. A vCPU waits for
+ * its request by polling when the VM has IVY_VM_F_IOREQ_POLLING, else it sleeps
+ * on a futex, calling hooks.vcpu_block(opaque, vcpu, true) before and
+ * (..., false) after; the synchronous path never waits. Errors: -EEXIST (already set up), -ENODEV (VM destroyed), -ENOMEM,
  * or the errno of memfd_create/mmap.
  */
 IVY_MUST_CHECK int ivy_ioreq_init(struct ivy_vm *vm);
 
-/* The memfd holding the VM's request pages, or -ENODEV. The fd stays owned by the VM. */
+/*
+ * The memfd holding the VM's own request pages, or -ENODEV. The fd stays owned
+ * by the VM. These pages are the canonical state of every request: share them
+ * only with trusted observers (a debugger, a monitor). Out-of-process clients
+ * never get them; each receives pages of its own (docs/ioreq-protocol.md).
+ */
 int ivy_ioreq_pages_fd(struct ivy_vm *vm);
 
 /*
@@ -182,7 +190,10 @@ struct ivy_ioreq_client_ops {
 	/*
 	 * The synchronous path: called on the requesting vCPU's thread, possibly on
 	 * several vCPUs at once. Fill req->value for reads and return 0, or return a
-	 * negative errno to complete the request as unhandled. Must not destroy clients.
+	 * negative errno to complete the request as unhandled. It runs inside the
+	 * routing read section, so it must not change routing (create or destroy
+	 * clients, claim ranges, assign ioeventfds, set the ECAM window): those
+	 * wait for every vCPU to leave the section and would wait for themselves.
 	 */
 	int (*handle)(void *opaque, struct ivy_ioreq *req);
 };
