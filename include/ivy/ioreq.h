@@ -114,6 +114,37 @@ _Static_assert(sizeof(struct ivy_ioreq_ctl) == IVY_IOREQ_PAGE_SIZE, "control pag
 _Static_assert(__builtin_offsetof(struct ivy_ioreq_ctl, sleeping) == 0x40, "sleeping");
 #endif
 
+/*
+ * The serving side of the control page's pending bitmap: takes one vCPU whose
+ * slot awaits the client and returns its index, or -1. The acquire pairs with
+ * the VMM's release when it set the bit, so the slot's body is visible.
+ */
+static inline int64_t ivy_ioreq_ctl_take(struct ivy_ioreq_ctl *ctl, uint32_t nr_slots)
+{
+	for (uint32_t w = 0; w < (nr_slots + 63) / 64 && w < IVY_MAX_VCPUS / 64; w++) {
+		uint64_t bits = __atomic_load_n(&ctl->pending[w], __ATOMIC_RELAXED);
+
+		while (bits) {
+			uint64_t bit = bits & (~bits + 1);
+
+			bits = __atomic_fetch_and(&ctl->pending[w], ~bit, __ATOMIC_ACQUIRE);
+			if (bits & bit)
+				return (int64_t)w * 64 + __builtin_ctzll(bit);
+			bits &= ~bit;
+		}
+	}
+	return -1;
+}
+
+/* True if any bit of the pending bitmap is set. */
+static inline bool ivy_ioreq_ctl_pending(const struct ivy_ioreq_ctl *ctl, uint32_t nr_slots)
+{
+	for (uint32_t w = 0; w < (nr_slots + 63) / 64 && w < IVY_MAX_VCPUS / 64; w++)
+		if (__atomic_load_n(&ctl->pending[w], __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 /* Number of slot pages for a VM with max_vcpus vCPUs. */
 static inline uint32_t ivy_ioreq_nr_pages(uint32_t max_vcpus)
 {

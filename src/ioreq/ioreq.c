@@ -932,35 +932,6 @@ int ivy_ioreq_client_destroy(struct ivy_ioreq_client *client)
 	return 0;
 }
 
-/* Takes one vCPU bit from the client's pending bitmap; returns its index or -1. */
-static int64_t client_take(struct ivy_ioreq_client *c, uint32_t nr_slots)
-{
-	for (uint32_t w = 0; w < (nr_slots + 63) / 64; w++) {
-		_Atomic uint64_t *word = (_Atomic uint64_t *)&c->ctl->pending[w];
-		uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
-
-		while (bits) {
-			uint64_t bit = bits & -bits;
-
-			/* Acquire: pairs with the dispatcher's release of this bit. */
-			bits = atomic_fetch_and_explicit(word, ~bit, memory_order_acquire);
-			if (bits & bit)
-				return (int64_t)w * 64 + __builtin_ctzll(bit);
-			bits &= ~bit;
-		}
-	}
-	return -1;
-}
-
-static bool client_has_pending(struct ivy_ioreq_client *c, uint32_t nr_slots)
-{
-	for (uint32_t w = 0; w < (nr_slots + 63) / 64; w++)
-		if (atomic_load_explicit((_Atomic uint64_t *)&c->ctl->pending[w],
-					 memory_order_relaxed))
-			return true;
-	return false;
-}
-
 /* Fills *req from vCPU v's slot if the request there is still assigned to c. */
 static bool client_read_request(struct ivy_ioreq_client *c, uint32_t v, struct ivy_ioreq *req)
 {
@@ -1010,7 +981,7 @@ int ivy_ioreq_client_wait(struct ivy_ioreq_client *client, int64_t timeout_ns,
 			ret = -ENODEV;
 			break;
 		}
-		v = client_take(client, io->nr_slots);
+		v = ivy_ioreq_ctl_take(client->ctl, io->nr_slots);
 		if (v >= 0) {
 			if (client_read_request(client, (uint32_t)v, req)) {
 				ret = 0;
@@ -1037,7 +1008,7 @@ int ivy_ioreq_client_wait(struct ivy_ioreq_client *client, int64_t timeout_ns,
 		atomic_fetch_add_explicit(sleeping, 1, memory_order_relaxed);
 		/* Pairs with client_post(): it sees us sleeping or we see its bit. */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (!client_has_pending(client, io->nr_slots) &&
+		if (!ivy_ioreq_ctl_pending(client->ctl, io->nr_slots) &&
 		    !atomic_load_explicit(&client->dead, memory_order_acquire))
 			ioreq_futex_wait(&client->doorbell, bell, left, false);
 		atomic_fetch_sub_explicit(sleeping, 1, memory_order_relaxed);
