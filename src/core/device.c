@@ -6,13 +6,17 @@
  * the types only decode their own groups.
  */
 #include "core.h"
+#include "gic/its.h"
+#include "gic/vgic.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
 /* Types compiled into the library. The interrupt controllers add themselves here. */
 static const struct device_type *const builtin_types[] = {
-	NULL, /* keeps the array non-empty */
+	&vgic_v2_device_type,
+	&vgic_v3_device_type,
+	&its_device_type,
 };
 
 /* Protects: extra_types. */
