@@ -120,7 +120,8 @@ static void env_init(struct env *e)
 {
 	struct ivy_vm_config cfg = { .name = "bench", .nr_vcpus = 1 };
 	uint64_t base = ITS_BASE;
-	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ADDR,
+				     .attr = IVY_ITS_ADDR_TYPE,
 				     .addr = &base };
 
 	memset(e, 0, sizeof(*e));
@@ -158,8 +159,8 @@ static void env_map(struct env *e, uint32_t ndev, uint32_t nev, uint32_t bits)
 		cmd(e, 0x08 | d << 32, bits - 1, 1ull << 63 | (ITTS + d * 2048), false);
 	for (uint64_t d = 0; d < ndev; d++)
 		for (uint64_t ev = 0; ev < nev; ev++)
-			cmd(e, 0x0a | d << 32, ev | (8192 + (d * nev + ev) % 57344) << 32, ev % NR_RD,
-			    false);
+			cmd(e, 0x0a | d << 32, ev | (8192 + (d * nev + ev) % 57344) << 32,
+			    ev % NR_RD, false);
 	reg_write(e, 0x88, e->cwriter);
 }
 
@@ -266,12 +267,14 @@ static void bench_msis(void)
 	s65kx2 = msi_rate(&many, 256, 256, 2);
 	bench_report("its", "msis_per_s_1_thread_1_mapping", &s1, "MSI/s", 0);
 	bench_report("its", "msis_per_s_1_thread_65536_mappings", &s65k, "MSI/s", s1.median);
-	bench_report("its", "msis_per_s_per_thread_2_threads_1_mapping", &s1x2, "MSI/s",
-		     s1.median);
+	bench_report("its", "msis_per_s_per_thread_2_threads_1_mapping", &s1x2, "MSI/s", s1.median);
 	bench_report("its", "msis_per_s_per_thread_2_threads_65536_mappings", &s65kx2, "MSI/s",
 		     s65k.median);
-	bench_report_value("its", "host_bytes_per_mapped_lpi",
-			   (double)((after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd)) / 65536.0, "bytes", 0, 1, 0);
+	bench_report_value(
+		"its", "host_bytes_per_mapped_lpi",
+		(double)((after.uordblks + after.hblkhd) - (before.uordblks + before.hblkhd)) /
+			65536.0,
+		"bytes", 0, 1, 0);
 	env_free(&one);
 	env_free(&many);
 }

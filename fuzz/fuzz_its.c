@@ -127,9 +127,9 @@ static uint64_t pick_addr(struct input *in, uint64_t align)
 	}
 }
 
-static const uint16_t offsets[] = { 0x0,  0x4,	0x8,   0xc,   0x80,  0x84,  0x88,
-				    0x8c, 0x90, 0x94,  0x100, 0x104, 0x108, 0x10c,
-				    0x110, 0x138, 0xffe8, 0xfffc, 0x40, 0x2 };
+static const uint16_t offsets[] = { 0x0,   0x4,	  0x8,	  0xc,	  0x80,	 0x84,	0x88,
+				    0x8c,  0x90,  0x94,	  0x100,  0x104, 0x108, 0x10c,
+				    0x110, 0x138, 0xffe8, 0xfffc, 0x40,	 0x2 };
 
 static uint64_t pick_offset(struct input *in)
 {
@@ -174,7 +174,8 @@ static void make_cmd(struct input *in, uint64_t c[4])
 static void reg_host(struct ivy_device *its, struct input *in, bool is_write)
 {
 	uint64_t v = pick_value(in, true);
-	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ITS_REGS, .attr = pick_offset(in),
+	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ITS_REGS,
+				     .attr = pick_offset(in),
 				     .addr = &v };
 
 	if (is_write)
@@ -193,7 +194,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ivy_device *its;
 	struct ivy_vcpu *vcpu;
 	uint64_t base = ITS_BASE, cw = 0, dummy = 0;
-	struct ivy_device_attr addr = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	struct ivy_device_attr addr = { .group = IVY_ITS_GRP_ADDR,
+					.attr = IVY_ITS_ADDR_TYPE,
 					.addr = &base };
 	struct ivy_device_attr ctrl = { .group = IVY_ITS_GRP_CTRL, .addr = &dummy };
 
