@@ -40,7 +40,7 @@ static uint64_t take(const uint8_t **p, size_t *n, unsigned bytes)
 	uint64_t v = 0;
 
 	for (unsigned i = 0; i < bytes && *n; i++, (*p)++, (*n)--)
-		v |= (uint64_t)**p << (8 * i);
+		v |= (uint64_t) * *p << (8 * i);
 	return v;
 }
 
@@ -111,8 +111,8 @@ static struct ivy_ioreq_client *make_remote(struct fuzz_state *st)
 	struct ivy_ioreq_client *c = NULL;
 
 	check(ioreq_client_create_remote(st->io, "remote", &c) == 0);
-	check(ivy_ioreq_client_add_range(c, IVY_IOREQ_TYPE_MMIO, REMOTE_BASE, REMOTE_BASE + 0xfff) ==
-	      0);
+	check(ivy_ioreq_client_add_range(c, IVY_IOREQ_TYPE_MMIO, REMOTE_BASE,
+					 REMOTE_BASE + 0xfff) == 0);
 	return c;
 }
 
@@ -196,8 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(ivy_ioreq_clear(st.vm) == 0);
 			drain(&st);
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	/* Whatever the client did, destroying it releases every vCPU. */

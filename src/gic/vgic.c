@@ -11,7 +11,9 @@
  *       dist->config_lock              GIC initialisation and configuration
  *         vgic_cpu->ap_list_lock       one vCPU's ap_list
  *           vgic_irq->lock             one interrupt's state
- *   dist->resample_lock (rwlock)       taken alone: hooks run with no other vGIC lock held
+ *   dist->resample_lock (rwlock)       never taken with another vGIC lock held; the
+ *                                      resample hooks run under its read side and may
+ *                                      inject (taking the locks above), never add/del
  *
  * Two ap_list locks are never held together: migrating an IRQ to another vCPU
  * takes it off the old list, drops every lock, and queues it again.
