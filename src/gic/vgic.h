@@ -372,8 +372,8 @@ uint32_t vgic_cpuif_elrsr(const struct vgic_cpu *vc);
 uint32_t vgic_cpuif_misr(const struct vgic_cpu *vc);
 void vgic_cpuif_maintenance(struct vgic_cpu *vc);
 uint32_t vgic_cpuif_ack(struct vgic_cpu *vc, int i);
-void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t id);
-void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t id);
+void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t intid, uint32_t source);
+void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t intid, uint32_t source);
 /* GICv2m (vgic_v2m.c): 1 delivered, 0 outside the frame's range. */
 int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid);
 
