@@ -88,13 +88,13 @@ static uint64_t icc_read_hppir1(const struct vgic_access *acc, uint32_t offset)
 static void icc_write_eoir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	vgic_cpuif_eoi(acc->vc, (uint32_t)val & 0xffffff);
+	vgic_cpuif_eoi(acc->vc, (uint32_t)val & 0xffffff, 0);
 }
 
 static void icc_write_dir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	vgic_cpuif_deactivate(acc->vc, (uint32_t)val & 0xffffff);
+	vgic_cpuif_deactivate(acc->vc, (uint32_t)val & 0xffffff, 0);
 }
 
 static uint64_t icc_read_rpr(const struct vgic_access *acc, uint32_t offset)
