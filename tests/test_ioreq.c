@@ -683,6 +683,58 @@ static void test_pci_ecam(void **state)
 	ivy_vm_close(vm);
 }
 
+/* A client that takes a request and never answers cannot wedge the vCPU. */
+static void run_timeout(uint32_t vm_flags)
+{
+	struct ivy_vm *vm = ioreq_test_vm(1, vm_flags, NULL);
+	struct ivy_ioreq_client *c =
+		ioreq_test_client(vm, "mute", 0, IVY_IOREQ_TYPE_MMIO, 0, 0xfff);
+	struct ioreq_async_access a;
+	struct ivy_ioreq req;
+
+	assert_int_equal(ivy_ioreq_set_timeout(NULL, 1), -EINVAL);
+	assert_int_equal(ivy_ioreq_set_timeout(vm, 50 * 1000000ull), 0);
+	ioreq_async_start(&a, ivy_vm_vcpu(vm, 0), false, 0x10, 4, false, 0);
+	assert_int_equal(ivy_ioreq_client_wait(c, -1, &req), 0);
+	/* ... and says nothing: the read completes as unhandled. */
+	assert_int_equal(ioreq_async_join(&a), 0xffffffffull);
+	assert_int_equal(ivy_ioreq_timeouts(vm), 1);
+	assert_int_equal(ivy_vm_stat(vm, IVY_STAT_IOREQ_UNHANDLED), 1);
+	/* The late answer is refused and changes nothing. */
+	req.value = 7;
+	assert_int_equal(ivy_ioreq_client_complete(c, &req), -EALREADY);
+	/* The client keeps its claim, and an answer in time is taken as usual. */
+	ioreq_async_start(&a, ivy_vm_vcpu(vm, 0), false, 0x10, 4, false, 0);
+	assert_int_equal(ivy_ioreq_client_wait(c, -1, &req), 0);
+	req.value = 0x1234;
+	assert_int_equal(ivy_ioreq_client_complete(c, &req), 0);
+	assert_int_equal(ioreq_async_join(&a), 0x1234);
+	assert_int_equal(ivy_ioreq_timeouts(vm), 1);
+	ivy_vm_close(vm);
+}
+
+static void test_request_timeout_blocking(void **state)
+{
+	(void)state;
+	run_timeout(0);
+}
+
+static void test_request_timeout_polling(void **state)
+{
+	(void)state;
+	run_timeout(IVY_VM_F_IOREQ_POLLING);
+}
+
+static void test_timeout_needs_engine(void **state)
+{
+	struct ivy_vm *vm = test_vm_new(1);
+
+	(void)state;
+	assert_int_equal(ivy_ioreq_set_timeout(vm, 1), -ENODEV);
+	assert_int_equal(ivy_ioreq_timeouts(vm), 0);
+	ivy_vm_close(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -704,6 +756,9 @@ int main(void)
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_pci_cf8_cfc),
 		cmocka_unit_test(test_pci_ecam),
+		cmocka_unit_test(test_request_timeout_blocking),
+		cmocka_unit_test(test_request_timeout_polling),
+		cmocka_unit_test(test_timeout_needs_engine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,6 +200,20 @@ IVY_MUST_CHECK int ivy_ioreq_set_ecam(struct ivy_vm *vm, ivy_gpa_t base, uint64_
  */
 IVY_MUST_CHECK int ivy_ioreq_clear(struct ivy_vm *vm);
 
+/* The default of ivy_ioreq_set_timeout(): 10 seconds. */
+#define IVY_IOREQ_DEFAULT_TIMEOUT_NS 10000000000ull
+
+/*
+ * A client that is alive but never answers must not wedge a vCPU: a request
+ * still unanswered `timeout_ns` after it was dispatched completes as unhandled
+ * (reads all-ones, writes dropped, counted and logged), and the client's late
+ * answer is refused with -EALREADY. 0 waits forever. Applies to requests that
+ * start waiting after the call. Errors: -EINVAL, -ENODEV (no engine).
+ */
+IVY_MUST_CHECK int ivy_ioreq_set_timeout(struct ivy_vm *vm, uint64_t timeout_ns);
+/* Requests completed by the timeout so far. */
+uint64_t ivy_ioreq_timeouts(struct ivy_vm *vm);
+
 /* ------------------------------------------------------------------------------------------ */
 /* In-process clients.                                                                        */
 

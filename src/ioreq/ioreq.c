@@ -107,6 +107,7 @@ int ivy_ioreq_init(struct ivy_vm *vm)
 	io->vm = vm;
 	io->nr_slots = vm->max_vcpus;
 	io->polling = vm->flags & IVY_VM_F_IOREQ_POLLING;
+	atomic_init(&io->timeout_ns, IVY_IOREQ_DEFAULT_TIMEOUT_NS);
 	io->next_client_id = 1;
 	io->irqfd_epfd = -1;
 	io->irqfd_stopfd = -1;
@@ -504,12 +505,38 @@ uint64_t ioreq_request_finish(struct ioreq_vm *io, uint32_t v)
 	return iv->dir == IVY_IOREQ_WRITE ? 0 : value;
 }
 
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The client has not answered in time: complete the request as unhandled
+ * ourselves, through the same claim every completer must win, so a late
+ * answer from the client is refused and nothing is completed twice.
+ */
+static void request_time_out(struct ioreq_vm *io, uint32_t v)
+{
+	struct ioreq_vcpu *iv = &io->vcpus[v];
+
+	if (!request_complete_unhandled(io, v, 0))
+		return; /* the answer won the race */
+	atomic_fetch_add_explicit(&io->timeouts, 1, memory_order_relaxed);
+	vm_log(io->vm, IVY_LOG_WARN, "vcpu %u: client '%s' did not answer in time", v,
+	       iv->client ? iv->client->name : "?");
+}
+
 static void request_wait(struct ioreq_vm *io, struct ivy_vcpu *vcpu)
 {
 	uint32_t v = vcpu->index;
 	struct ioreq_vcpu *iv = &io->vcpus[v];
 	struct ivy_vm *vm = io->vm;
 	bool remote = iv->client && iv->client->remote;
+	uint64_t timeout = atomic_load_explicit(&io->timeout_ns, memory_order_relaxed);
+	uint64_t deadline = timeout ? monotonic_ns() + timeout : UINT64_MAX;
 
 	if (ioreq_request_poll(io, v))
 		return;
@@ -518,28 +545,62 @@ static void request_wait(struct ioreq_vm *io, struct ivy_vcpu *vcpu)
 			if (ioreq_request_poll(io, v))
 				return;
 			cpu_relax();
-			/* Let the client run when it shares our core. */
-			if (!(spins & 0xfff))
+			/* Let the client run when it shares our core; look at the clock now and then. */
+			if (!(spins & 0xfff)) {
 				sched_yield();
+				if (monotonic_ns() >= deadline)
+					request_time_out(io, v);
+			}
 		}
 	}
 	if (vm->hooks.vcpu_block)
 		vm->hooks.vcpu_block(vm->hooks.opaque, vcpu, true);
 	while (!ioreq_request_poll(io, v)) {
+		uint64_t now = monotonic_ns();
+		int64_t left = deadline == UINT64_MAX ? -1 : (int64_t)(deadline - now);
+
+		if (deadline != UINT64_MAX && now >= deadline) {
+			request_time_out(io, v);
+			continue;
+		}
 		if (remote) {
 			_Atomic uint32_t *w = ioreq_slot_state(&iv->client->slots[v]);
 			uint32_t cur = atomic_load_explicit(w, memory_order_acquire);
 
 			if (cur == IVY_IOREQ_STATE_COMPLETE)
 				continue;
-			ioreq_futex_wait(w, cur, IOREQ_REMOTE_RECHECK_NS, true);
+			ioreq_futex_wait(w, cur,
+					 left >= 0 && left < IOREQ_REMOTE_RECHECK_NS
+						 ? left
+						 : IOREQ_REMOTE_RECHECK_NS,
+					 true);
 		} else {
 			ioreq_futex_wait(ioreq_slot_state(&io->slots[v]),
-					 IVY_IOREQ_STATE_PROCESSING, -1, false);
+					 IVY_IOREQ_STATE_PROCESSING, left, false);
 		}
 	}
 	if (vm->hooks.vcpu_block)
 		vm->hooks.vcpu_block(vm->hooks.opaque, vcpu, false);
+}
+
+int ivy_ioreq_set_timeout(struct ivy_vm *vm, uint64_t timeout_ns)
+{
+	struct ioreq_vm *io;
+
+	if (!vm)
+		return -EINVAL;
+	io = ioreq_vm_of(vm);
+	if (!io)
+		return -ENODEV;
+	atomic_store_explicit(&io->timeout_ns, timeout_ns, memory_order_relaxed);
+	return 0;
+}
+
+uint64_t ivy_ioreq_timeouts(struct ivy_vm *vm)
+{
+	struct ioreq_vm *io = vm ? ioreq_vm_of(vm) : NULL;
+
+	return io ? atomic_load_explicit(&io->timeouts, memory_order_relaxed) : 0;
 }
 
 static int request_run(struct ioreq_vm *io, struct ivy_vcpu *vcpu, const struct ioreq_access *acc,

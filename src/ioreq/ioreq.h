@@ -118,6 +118,9 @@ struct ioreq_vm {
 	struct ioreq_vcpu *vcpus;
 	atomic_bool stopped; /* VM teardown began: no more dispatch */
 	bool polling;	     /* IVY_VM_F_IOREQ_POLLING */
+	/* How long a vCPU waits for a client before completing as unhandled; 0: forever. */
+	_Atomic uint64_t timeout_ns;
+	_Atomic uint64_t timeouts; /* requests completed by that timeout */
 
 	/* Protects: clients, next_client_id and writers of routes. */
 	pthread_mutex_t lock;
