@@ -7,7 +7,8 @@ CC ?= cc
 AR ?= ar
 
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wvla
-CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -Itests/support -Ibench/support -D_GNU_SOURCE
+CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -Itests/support -Ibench/support \
+	-Iclient/examples -D_GNU_SOURCE
 CFLAGS_ALL := $(CFLAGS_BASE) $(VARIANT_CFLAGS)
 LDFLAGS_ALL := -pthread $(VARIANT_LDFLAGS)
 
@@ -22,13 +23,20 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
 
+# ivy-client: the out-of-process client library and its example device, kept out of libivy.
+CLIENT_SRCS := $(sort $(wildcard client/*.c))
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(O)/%.o)
+CLIENT_LIB := $(O)/libivy-client.a
+EXAMPLE_OBJ := $(O)/client/examples/regfile.o
+EXAMPLE_BINS := $(O)/client/examples/ivy-regfile
+
 SONAME := libivy.so.0
 STATIC := $(O)/libivy.a
 SHARED := $(O)/$(SONAME)
 
 .PHONY: lib tests benches fuzzers
-lib: $(STATIC) $(SHARED) $(O)/ivy.pc
-tests: $(TEST_BINS)
+lib: $(STATIC) $(SHARED) $(O)/ivy.pc $(CLIENT_LIB) $(EXAMPLE_BINS)
+tests: $(TEST_BINS) $(EXAMPLE_BINS)
 benches: $(BENCH_BINS)
 fuzzers: $(FUZZ_BINS)
 
@@ -47,11 +55,19 @@ $(SHARED): $(LIB_OBJS)
 $(O)/ivy.pc: mk/ivy.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-$(O)/tests/%: $(O)/tests/%.o $(TEST_SUPPORT_OBJS) $(STATIC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT_OBJS) $(STATIC) -lcmocka
+$(CLIENT_LIB): $(CLIENT_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
 
-$(O)/bench/%: $(O)/bench/%.o $(O)/bench/support/bench.o $(STATIC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(O)/bench/support/bench.o $(STATIC) -lm
+$(O)/client/examples/ivy-regfile: $(O)/client/examples/regfile_main.o $(EXAMPLE_OBJ) $(CLIENT_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^
+
+# Tests, benchmarks and fuzzers may drive the client side too (the example device included).
+$(O)/tests/%: $(O)/tests/%.o $(TEST_SUPPORT_OBJS) $(STATIC) $(EXAMPLE_OBJ) $(CLIENT_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT_OBJS) $(EXAMPLE_OBJ) $(CLIENT_LIB) $(STATIC) -lcmocka
+
+$(O)/bench/%: $(O)/bench/%.o $(O)/bench/support/bench.o $(STATIC) $(EXAMPLE_OBJ) $(CLIENT_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(O)/bench/support/bench.o $(EXAMPLE_OBJ) $(CLIENT_LIB) $(STATIC) -lm
 
 $(O)/fuzz/%: $(O)/fuzz/%.o $(STATIC)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STATIC)

@@ -13,6 +13,7 @@
  * unregistered while another vCPU is inside it without a use-after-free.
  */
 #include "core.h"
+#include "ioreq/ioreq.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -241,6 +242,7 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 
 int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_write, uint64_t *val)
 {
+	struct ioreq_vm *io;
 	struct ivy_vm *vm;
 
 	if (!vcpu || !val || (len != 1 && len != 2 && len != 4 && len != 8))
@@ -252,6 +254,9 @@ int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_wr
 		vm_stat_inc(vm, IVY_STAT_MMIO_BUS);
 		return 0;
 	}
+	io = ioreq_vm_of(vm);
+	if (io)
+		return ioreq_vcpu_mmio(io, vcpu, gpa, len, is_write, val);
 	/* Nobody claims it: reads float high, writes vanish, and a developer can see it. */
 	vm_stat_inc(vm, IVY_STAT_MMIO_UNCLAIMED);
 	vm_trace(vm, IVY_TRACE_MMIO_UNCLAIMED, (int32_t)vcpu->index, gpa, is_write);

@@ -9,6 +9,7 @@
  * the memory goes when the last reference is put.
  */
 #include "core.h"
+#include "ioreq/ioreq.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +76,7 @@ static void vm_free(struct ivy_vm *vm)
 	for (uint32_t i = 0; i < max; i++)
 		free(atomic_load_explicit(&vm->vcpus[i], memory_order_relaxed));
 	free(vm->vcpus);
+	ioreq_vm_free(vm);
 	pthread_mutex_destroy(&vm->bus_lock);
 	pthread_rwlock_destroy(&vm->mem_lock);
 	pthread_mutex_destroy(&vm->config_lock);
@@ -214,8 +216,13 @@ int ivy_vm_destroy(struct ivy_vm *vm)
 	pthread_mutex_unlock(&vm->config_lock);
 	bool registered = registry_remove(vm);
 
+	/*
+	 * Steps 2-4 (I/O requests, clients, eventfds) belong to the I/O-request engine.
+	 * Outside config_lock: a vCPU woken by the unhandled completions may hand its
+	 * execution token over through hooks that must not wait for this thread's locks.
+	 */
+	ioreq_vm_teardown(vm);
 	pthread_mutex_lock(&vm->config_lock);
-	/* Steps 2-4 (I/O requests, clients, eventfds) belong to the I/O-request engine. */
 	/* Step 5: devices, newest first; they unregister their MMIO regions. */
 	device_destroy_all_locked(vm);
 	mmio_bus_release(vm);
