@@ -3,6 +3,8 @@
 #   make check         installs missing packages, builds, runs every test (also under
 #                      ASan+UBSan and TSan), fuzz smoke runs and the format check
 #   make check-tsan    only the TSan run
+#   make check-guests  the guest tests: real AArch64 guests under `ivy run`
+#   make run           builds the VMM and the demo guest and runs the demo
 #   make bench         builds and runs every benchmark (JSON lines)
 #   make fuzz          builds the libFuzzer targets; FUZZ_TIME=seconds runs each for that long
 #   make format        reformats; make format-check verifies
@@ -25,10 +27,10 @@ FUZZ := O=build/fuzz CC=clang VARIANT_CFLAGS="-O1 -fsanitize=fuzzer-no-link,addr
 RESULTS := build/results.txt
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
 
-.PHONY: all deps lib check check-unit check-asan check-tsan check-fuzz check-format bench fuzz \
+.PHONY: all deps lib vmm guests run check-guests check-unit check-asan check-tsan check-fuzz check-format bench fuzz \
 	format format-check install clean
 
-all: deps lib
+all: deps lib vmm guests
 
 deps:
 	@scripts/deps.sh build
@@ -36,14 +38,31 @@ deps:
 lib:
 	@$(SUB) $(RELEASE) lib
 
+# The reference VMM (release build only: Unicorn is not built with sanitizers) and the guests.
+vmm:
+	@$(SUB) $(RELEASE) vmm
+
+guests:
+	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
+
+run: deps vmm guests
+	@build/release/ivy run -smp 2 --stats
+
 check: deps
 	@mkdir -p build && : > $(RESULTS)
-	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-format
+	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-guests check-format
 	@scripts/summary.sh $(RESULTS)
 
 check-unit:
 	@$(SUB) $(RELEASE) lib tests
 	@scripts/run-tests.sh unit $(RESULTS) build/release/tests/test_*
+
+check-guests:
+	@mkdir -p build && touch $(RESULTS)
+	@$(SUB) $(RELEASE) vmm vmm-tests
+	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
+	@scripts/run-tests.sh vmm $(RESULTS) build/release/tests/vmm/test_*
+	@scripts/run-guests.sh $(RESULTS) build/release/ivy build/guests/tests
 
 check-asan:
 	@$(SUB) $(ASAN) tests
