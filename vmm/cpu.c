@@ -172,8 +172,8 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 	uint64_t now = vmm_now_ns();
 	/* Timer deadlines are checked here while the vCPU runs. */
 	cpu_update_lines(cpu, true);
-	if (now >= cpu->slice_end_ns && atomic_load_explicit(&vmm->token.waiters,
-							      memory_order_relaxed) > 0) {
+	if (now >= cpu->slice_end_ns &&
+	    atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed) > 0) {
 		cpu->stop = CPU_STOP_SLICE;
 		uc_emu_stop(uc);
 	}
@@ -189,8 +189,7 @@ struct mmio_window {
 	uint64_t base;
 };
 
-static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write,
-		     uint64_t *val)
+static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write, uint64_t *val)
 {
 	int err;
 
@@ -260,8 +259,8 @@ static uint64_t cpu_current_el(struct vmm_cpu *cpu)
  * "handled, skip the instruction". Only exact encodings are claimed, and only
  * at EL1 or above: a loose match once swallowed VBAR_EL1 writes.
  */
-static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *r,
-			    void *opaque, bool is_read)
+static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *r, void *opaque,
+			    bool is_read)
 {
 	struct vmm_cpu *cpu = opaque;
 	uint64_t val = r->val;
@@ -564,8 +563,7 @@ static void *cpu_thread(void *arg)
 			uci_set_lines(&cpu->uci, false, false);
 			break;
 		case CPU_STOP_SLICE:
-		case CPU_STOP_EXIT:
-			break;
+		case CPU_STOP_EXIT: break;
 		}
 	}
 	return NULL;

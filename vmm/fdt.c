@@ -11,20 +11,20 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PHANDLE_GIC  1
-#define PHANDLE_CLK  2
+#define PHANDLE_GIC 1
+#define PHANDLE_CLK 2
 
 /* Interrupt specifier cells: type, number, flags. */
-#define FDT_IRQ_SPI	  0
-#define FDT_IRQ_PPI	  1
-#define FDT_IRQ_LEVEL_HI  4
-#define FDT_IRQ_LEVEL_LO  8
+#define FDT_IRQ_SPI	 0
+#define FDT_IRQ_PPI	 1
+#define FDT_IRQ_LEVEL_HI 4
+#define FDT_IRQ_LEVEL_LO 8
 
-#define FDT_TRY(x)                                                                                 \
-	do {                                                                                       \
-		int r_ = (x);                                                                      \
-		if (r_ < 0)                                                                        \
-			return -EINVAL;                                                            \
+#define FDT_TRY(x)                      \
+	do {                            \
+		int r_ = (x);           \
+		if (r_ < 0)             \
+			return -EINVAL; \
 	} while (0)
 
 static int fdt_prop_reg(void *fdt, uint64_t base, uint64_t size)
@@ -190,7 +190,8 @@ int fdt_build(struct vmm *vmm, void *fdt, size_t size)
 	FDT_TRY(fdt_property_string(fdt, "stdout-path", name));
 	if (vmm->initrd_size) {
 		FDT_TRY(fdt_property_u64(fdt, "linux,initrd-start", vmm->initrd_gpa));
-		FDT_TRY(fdt_property_u64(fdt, "linux,initrd-end", vmm->initrd_gpa + vmm->initrd_size));
+		FDT_TRY(fdt_property_u64(fdt, "linux,initrd-end",
+					 vmm->initrd_gpa + vmm->initrd_size));
 	}
 	FDT_TRY(fdt_end_node(fdt));
 

@@ -60,7 +60,8 @@ void gic_set_ppi(struct vmm_cpu *cpu, uint32_t intid, bool level)
 	int err = ivy_irq_line(cpu->vmm->vm, intid, cpu->index, level);
 
 	if (err)
-		vmm_request_exit(cpu->vmm, VMM_EXIT_VMM_ERROR, "PPI %u: %s", intid, ivy_strerror(err));
+		vmm_request_exit(cpu->vmm, VMM_EXIT_VMM_ERROR, "PPI %u: %s", intid,
+				 ivy_strerror(err));
 }
 
 void gic_set_spi(struct vmm *vmm, uint32_t intid, bool level)

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IMAGE_MAGIC	   0x644d5241u /* "ARM\x64" at offset 56 */
-#define RAW_LOAD_OFFSET	   0x80000ull
-#define DTB_MAX_SIZE	   (64u << 10)
-#define ALIGN_UP(x, a)	   (((x) + (a)-1) & ~((uint64_t)(a)-1))
+#define IMAGE_MAGIC	0x644d5241u /* "ARM\x64" at offset 56 */
+#define RAW_LOAD_OFFSET 0x80000ull
+#define DTB_MAX_SIZE	(64u << 10)
+#define ALIGN_UP(x, a)	(((x) + (a)-1) & ~((uint64_t)(a)-1))
 
 static int loader_read_file(const char *path, uint8_t **data, size_t *size)
 {
@@ -46,7 +46,8 @@ static int loader_read_file(const char *path, uint8_t **data, size_t *size)
 /* Copies into guest RAM; the whole range must be RAM. */
 static int loader_place(struct vmm *vmm, uint64_t gpa, const void *src, uint64_t len)
 {
-	if (gpa < BOARD_RAM_BASE || len > vmm->ram_size || gpa - BOARD_RAM_BASE > vmm->ram_size - len)
+	if (gpa < BOARD_RAM_BASE || len > vmm->ram_size ||
+	    gpa - BOARD_RAM_BASE > vmm->ram_size - len)
 		return -ERANGE;
 	memcpy(vmm->ram + (gpa - BOARD_RAM_BASE), src, len);
 	return 0;
@@ -67,7 +68,8 @@ static int loader_elf(struct vmm *vmm, const uint8_t *d, size_t n)
 
 		if (ph->p_type != PT_LOAD)
 			continue;
-		if (ph->p_offset > n || ph->p_filesz > n - ph->p_offset || ph->p_filesz > ph->p_memsz)
+		if (ph->p_offset > n || ph->p_filesz > n - ph->p_offset ||
+		    ph->p_filesz > ph->p_memsz)
 			return -ENOEXEC;
 		err = loader_place(vmm, ph->p_paddr, d + ph->p_offset, ph->p_filesz);
 		if (err)
@@ -113,7 +115,8 @@ int loader_load(struct vmm *vmm)
 
 	err = loader_read_file(vmm->opts.kernel, &d, &n);
 	if (err) {
-		fprintf(stderr, "ivy: cannot read kernel '%s': %s\n", vmm->opts.kernel, strerror(-err));
+		fprintf(stderr, "ivy: cannot read kernel '%s': %s\n", vmm->opts.kernel,
+			strerror(-err));
 		return err;
 	}
 	if (n >= 4 && !memcmp(d, ELFMAG, SELFMAG)) {
@@ -143,7 +146,8 @@ int loader_load(struct vmm *vmm)
 		err = loader_place(vmm, next, d, n);
 		free(d);
 		if (err) {
-			fprintf(stderr, "ivy: initrd '%s' does not fit in guest RAM\n", vmm->opts.initrd);
+			fprintf(stderr, "ivy: initrd '%s' does not fit in guest RAM\n",
+				vmm->opts.initrd);
 			return err;
 		}
 		vmm->initrd_gpa = next;

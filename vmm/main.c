@@ -144,9 +144,21 @@ static bool parse_size(const char *s, uint64_t *out)
 	if (end == s)
 		return false;
 	switch (*end) {
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		end++;
+		break;
 	case '\0': break;
 	default: return false;
 	}
@@ -176,8 +188,9 @@ static int parse_machine(struct vmm_opts *o, const char *s)
 		else if (!strcmp(tok, "its=off"))
 			o->its = false;
 		else
-			return usage_error("unknown -machine property '%s' (want gic-version=2|3, its=on|off)",
-					   tok);
+			return usage_error(
+				"unknown -machine property '%s' (want gic-version=2|3, its=on|off)",
+				tok);
 	}
 	return 0;
 }
@@ -192,14 +205,14 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		/* Accept --opt for -opt, as QEMU does. */
-		if (a[0] == '-' && a[1] == '-' && a[2] && strcmp(a, "--stats") && strcmp(a, "--trace") &&
-		    strcmp(a, "--timeout") && strcmp(a, "--help"))
+		if (a[0] == '-' && a[1] == '-' && a[2] && strcmp(a, "--stats") &&
+		    strcmp(a, "--trace") && strcmp(a, "--timeout") && strcmp(a, "--help"))
 			a++;
-#define NEED_ARG                                                                                   \
-	do {                                                                                       \
-		if (!v)                                                                            \
-			return usage_error("option %s needs an argument", a);                      \
-		i++;                                                                               \
+#define NEED_ARG                                                              \
+	do {                                                                  \
+		if (!v)                                                       \
+			return usage_error("option %s needs an argument", a); \
+		i++;                                                          \
 	} while (0)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			fputs(usage_text, stdout);
@@ -224,7 +237,8 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 			NEED_ARG;
 			if (!parse_size(v, &o->ram_size) || o->ram_size < (16ull << 20) ||
 			    o->ram_size > (16ull << 30) || (o->ram_size & ((2ull << 20) - 1)))
-				return usage_error("-m wants a size from 16M to 16G in 2M steps, not '%s'", v);
+				return usage_error(
+					"-m wants a size from 16M to 16G in 2M steps, not '%s'", v);
 		} else if (!strcmp(a, "-machine") || !strcmp(a, "-M")) {
 			NEED_ARG;
 			int err = parse_machine(o, v);
@@ -240,18 +254,22 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 			char *end;
 			o->timeout_s = strtod(v, &end);
 			if (*end || o->timeout_s <= 0)
-				return usage_error("--timeout wants a positive number of seconds, not '%s'", v);
+				return usage_error(
+					"--timeout wants a positive number of seconds, not '%s'",
+					v);
 		} else if (a[0] == '-') {
 			return usage_error("unknown option '%s'", a);
 		} else if (!o->kernel) {
 			o->kernel = a;
 		} else {
-			return usage_error("more than one kernel given ('%s' and '%s')", o->kernel, a);
+			return usage_error("more than one kernel given ('%s' and '%s')", o->kernel,
+					   a);
 		}
 #undef NEED_ARG
 	}
 	if (o->gic_version == 3)
-		return usage_error("gic-version=3 is not available in this build yet; use gic-version=2");
+		return usage_error(
+			"gic-version=3 is not available in this build yet; use gic-version=2");
 	return 0;
 }
 
@@ -280,7 +298,9 @@ static int board_create(struct vmm *vmm)
 		.kick = hook_kick,
 		.vcpu_block = hook_vcpu_block,
 	};
-	struct ivy_vm_config cfg = { .name = "ivy-run", .nr_vcpus = vmm->opts.smp, .hooks = &hooks };
+	struct ivy_vm_config cfg = { .name = "ivy-run",
+				     .nr_vcpus = vmm->opts.smp,
+				     .hooks = &hooks };
 	int err;
 
 	hooks.opaque = vmm;
@@ -292,8 +312,8 @@ static int board_create(struct vmm *vmm)
 	err = ivy_vm_create(&cfg, &vmm->vm);
 	if (err)
 		return err;
-	vmm->ram = mmap(NULL, vmm->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS |
-			MAP_NORESERVE, -1, 0);
+	vmm->ram = mmap(NULL, vmm->ram_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vmm->ram == MAP_FAILED)
 		return -ENOMEM;
 	err = ivy_vm_add_ram(vmm->vm, BOARD_RAM_BASE, vmm->ram_size, vmm->ram);
@@ -361,7 +381,8 @@ static int run(struct vmm *vmm)
 		}
 		pthread_mutex_unlock(&vmm->exit_lock);
 		if (!vmm_exiting(vmm))
-			vmm_request_exit(vmm, VMM_EXIT_TIMEOUT, "guest still running after --timeout %gs",
+			vmm_request_exit(vmm, VMM_EXIT_TIMEOUT,
+					 "guest still running after --timeout %gs",
 					 vmm->opts.timeout_s);
 	}
 	cpu_join_threads(vmm);
@@ -375,7 +396,8 @@ int main(int argc, char **argv)
 	char ver[64];
 	int status, err;
 
-	if (argc < 2 || (strcmp(argv[1], "run") && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
+	if (argc < 2 ||
+	    (strcmp(argv[1], "run") && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
 		fputs(usage_text, stderr);
 		return VMM_EXIT_USAGE;
 	}
@@ -393,8 +415,9 @@ int main(int argc, char **argv)
 		vmm->opts.kernel = demo_path();
 		vmm->opts.demo = true;
 		if (!vmm->opts.kernel)
-			return usage_error("no KERNEL given and the demo guest (build/guests/demo.bin) "
-					   "is not built: run `make run`");
+			return usage_error(
+				"no KERNEL given and the demo guest (build/guests/demo.bin) "
+				"is not built: run `make run`");
 	}
 	pthread_mutex_init(&vmm->token.lock, NULL);
 	pthread_cond_init(&vmm->token.cond, NULL);

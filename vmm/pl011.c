@@ -19,20 +19,20 @@
 #include <unistd.h>
 
 /* Register map (offsets in the 4 KiB frame). */
-#define UARTDR	  0x000
-#define UARTRSR	  0x004
-#define UARTFR	  0x018
-#define UARTILPR  0x020
-#define UARTIBRD  0x024
-#define UARTFBRD  0x028
-#define UARTLCR_H 0x02c
-#define UARTCR	  0x030
-#define UARTIFLS  0x034
-#define UARTIMSC  0x038
-#define UARTRIS	  0x03c
-#define UARTMIS	  0x040
-#define UARTICR	  0x044
-#define UARTDMACR 0x048
+#define UARTDR	      0x000
+#define UARTRSR	      0x004
+#define UARTFR	      0x018
+#define UARTILPR      0x020
+#define UARTIBRD      0x024
+#define UARTFBRD      0x028
+#define UARTLCR_H     0x02c
+#define UARTCR	      0x030
+#define UARTIFLS      0x034
+#define UARTIMSC      0x038
+#define UARTRIS	      0x03c
+#define UARTMIS	      0x040
+#define UARTICR	      0x044
+#define UARTDMACR     0x048
 #define UARTPERIPHID0 0xfe0
 
 #define FR_RXFE (1u << 4)
@@ -40,9 +40,9 @@
 #define FR_RXFF (1u << 6)
 #define FR_TXFE (1u << 7)
 
-#define INT_RX (1u << 4)
-#define INT_TX (1u << 5)
-#define INT_RT (1u << 6)
+#define INT_RX	(1u << 4)
+#define INT_TX	(1u << 5)
+#define INT_RT	(1u << 6)
 #define INT_ALL 0x7ffu
 
 #define RX_FIFO 32
@@ -90,7 +90,8 @@ static uint32_t pl011_read_locked(struct pl011 *u, uint64_t off)
 		pl011_update_locked(u);
 		return v;
 	case UARTFR:
-		return FR_TXFE | (u->rx_count ? 0 : FR_RXFE) | (u->rx_count == RX_FIFO ? FR_RXFF : 0);
+		return FR_TXFE | (u->rx_count ? 0 : FR_RXFE) |
+		       (u->rx_count == RX_FIFO ? FR_RXFF : 0);
 	case UARTILPR: return u->ilpr;
 	case UARTIBRD: return u->ibrd;
 	case UARTFBRD: return u->fbrd;
@@ -184,7 +185,8 @@ static int exit_handle(void *opaque, struct ivy_ioreq *req)
 	struct vmm *vmm = opaque;
 
 	if (req->dir == IVY_IOREQ_WRITE && req->addr == BOARD_EXIT_BASE && req->size == 4)
-		vmm_request_exit(vmm, (int)(uint32_t)req->value, "guest wrote %u to the test-exit register",
+		vmm_request_exit(vmm, (int)(uint32_t)req->value,
+				 "guest wrote %u to the test-exit register",
 				 (unsigned)(uint32_t)req->value);
 	else if (req->dir == IVY_IOREQ_READ)
 		req->value = 0;
@@ -213,11 +215,15 @@ int pl011_create(struct vmm *vmm)
 	if (err)
 		goto err_range;
 	vmm->uart = u;
+	stats_name_client(ivy_ioreq_client_id(u->client), "pl011");
 
-	struct ivy_ioreq_client_config ecfg = { .name = "test-exit", .ops = &exit_ops, .opaque = vmm };
+	struct ivy_ioreq_client_config ecfg = { .name = "test-exit",
+						.ops = &exit_ops,
+						.opaque = vmm };
 	err = ivy_ioreq_client_create(vmm->vm, &ecfg, &vmm->exit_client);
 	if (err)
 		return err;
+	stats_name_client(ivy_ioreq_client_id(vmm->exit_client), "test-exit");
 	err = ivy_ioreq_client_add_range(vmm->exit_client, IVY_IOREQ_TYPE_MMIO, BOARD_EXIT_BASE,
 					 BOARD_EXIT_BASE + BOARD_EXIT_SIZE - 1);
 	if (err)

@@ -9,18 +9,18 @@
 
 #include <inttypes.h>
 
-#define PSCI_VERSION		0x84000000u
-#define PSCI_CPU_SUSPEND_32	0x84000001u
-#define PSCI_CPU_SUSPEND_64	0xc4000001u
-#define PSCI_CPU_OFF		0x84000002u
-#define PSCI_CPU_ON_32		0x84000003u
-#define PSCI_CPU_ON_64		0xc4000003u
-#define PSCI_AFFINITY_INFO_32	0x84000004u
-#define PSCI_AFFINITY_INFO_64	0xc4000004u
-#define PSCI_MIGRATE_INFO_TYPE	0x84000006u
-#define PSCI_SYSTEM_OFF		0x84000008u
-#define PSCI_SYSTEM_RESET	0x84000009u
-#define PSCI_FEATURES		0x8400000au
+#define PSCI_VERSION	       0x84000000u
+#define PSCI_CPU_SUSPEND_32    0x84000001u
+#define PSCI_CPU_SUSPEND_64    0xc4000001u
+#define PSCI_CPU_OFF	       0x84000002u
+#define PSCI_CPU_ON_32	       0x84000003u
+#define PSCI_CPU_ON_64	       0xc4000003u
+#define PSCI_AFFINITY_INFO_32  0x84000004u
+#define PSCI_AFFINITY_INFO_64  0xc4000004u
+#define PSCI_MIGRATE_INFO_TYPE 0x84000006u
+#define PSCI_SYSTEM_OFF	       0x84000008u
+#define PSCI_SYSTEM_RESET      0x84000009u
+#define PSCI_FEATURES	       0x8400000au
 
 #define PSCI_SUCCESS		0
 #define PSCI_NOT_SUPPORTED	-1
@@ -36,9 +36,9 @@
 #define PSCI_TOS_NOT_PRESENT 2
 
 static const uint32_t psci_supported[] = {
-	PSCI_VERSION,	       PSCI_CPU_SUSPEND_32,   PSCI_CPU_SUSPEND_64,    PSCI_CPU_OFF,
-	PSCI_CPU_ON_32,	       PSCI_CPU_ON_64,	      PSCI_AFFINITY_INFO_32,  PSCI_AFFINITY_INFO_64,
-	PSCI_MIGRATE_INFO_TYPE, PSCI_SYSTEM_OFF,      PSCI_SYSTEM_RESET,      PSCI_FEATURES,
+	PSCI_VERSION,		PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64,   PSCI_CPU_OFF,
+	PSCI_CPU_ON_32,		PSCI_CPU_ON_64,	     PSCI_AFFINITY_INFO_32, PSCI_AFFINITY_INFO_64,
+	PSCI_MIGRATE_INFO_TYPE, PSCI_SYSTEM_OFF,     PSCI_SYSTEM_RESET,	    PSCI_FEATURES,
 };
 
 static struct vmm_cpu *psci_find_cpu(struct vmm *vmm, uint64_t mpidr)
@@ -89,7 +89,7 @@ static int64_t psci_affinity_info(struct vmm_cpu *cpu, uint64_t target, uint64_t
 	if (!t)
 		return PSCI_INVALID_PARAMETERS;
 	pthread_mutex_lock(&vmm->psci_lock);
-	ret = t->power == CPU_ON ? PSCI_AFF_ON
+	ret = t->power == CPU_ON	   ? PSCI_AFF_ON
 	      : t->power == CPU_ON_PENDING ? PSCI_AFF_ON_PENDING
 					   : PSCI_AFF_OFF;
 	pthread_mutex_unlock(&vmm->psci_lock);
@@ -136,14 +136,15 @@ bool psci_call(struct vmm_cpu *cpu)
 	case PSCI_AFFINITY_INFO_64: ret = psci_affinity_info(cpu, x[1], x[2]); break;
 	case PSCI_MIGRATE_INFO_TYPE: ret = PSCI_TOS_NOT_PRESENT; break;
 	case PSCI_SYSTEM_OFF:
-		vmm_request_exit(cpu->vmm, VMM_EXIT_OK, "guest powered off (PSCI SYSTEM_OFF on vCPU %u)",
-				 cpu->index);
+		vmm_request_exit(cpu->vmm, VMM_EXIT_OK,
+				 "guest powered off (PSCI SYSTEM_OFF on vCPU %u)", cpu->index);
 		cpu->stop = CPU_STOP_EXIT;
 		stop = true;
 		break;
 	case PSCI_SYSTEM_RESET:
 		/* Like QEMU's -no-reboot: a reset request ends the run cleanly. */
-		vmm_request_exit(cpu->vmm, VMM_EXIT_OK, "guest requested a reset (PSCI SYSTEM_RESET on vCPU %u)",
+		vmm_request_exit(cpu->vmm, VMM_EXIT_OK,
+				 "guest requested a reset (PSCI SYSTEM_RESET on vCPU %u)",
 				 cpu->index);
 		cpu->stop = CPU_STOP_EXIT;
 		stop = true;

@@ -18,6 +18,7 @@
 #define STATS_LPI_BASE	  8192
 
 struct stats_client {
+	char name[24];
 	uint64_t count;
 	uint32_t nr_lat;
 	uint32_t *lat_ns; /* the first STATS_LAT_MAX samples */
@@ -70,11 +71,18 @@ void stats_on_trace(struct vmm *vmm, const struct ivy_trace_event *ev)
 		}
 	}
 	if (vmm->opts.trace_path) {
-		struct trace_rec r = { .ts_ns = now, .vcpu = ev->vcpu, .kind = ev->kind,
-				       .a = ev->a, .b = ev->b };
+		struct trace_rec r = {
+			.ts_ns = now, .vcpu = ev->vcpu, .kind = ev->kind, .a = ev->a, .b = ev->b
+		};
 		trace_add_locked(vmm, &r);
 	}
 	pthread_mutex_unlock(&vmm->trace_lock);
+}
+
+void stats_name_client(unsigned id, const char *name)
+{
+	if (id < STATS_MAX_CLIENTS)
+		snprintf(stats_clients[id].name, sizeof(stats_clients[id].name), "%s", name);
 }
 
 void stats_add_slice(struct vmm *vmm, int vcpu, uint64_t start_ns, uint64_t end_ns)
@@ -145,16 +153,16 @@ void stats_print(struct vmm *vmm, FILE *out)
 		fprintf(out, "  %s\n", i == 1024 ? "LPIs (ITS)" : intid_name(i));
 	}
 	fprintf(out, "I/O requests per client (latency submit->complete, us):\n");
-	fprintf(out, "  %-6s %10s %9s %9s %9s\n", "client", "requests", "p50", "p90", "p99");
+	fprintf(out, "  %-12s %10s %9s %9s %9s\n", "client", "requests", "p50", "p90", "p99");
 	for (unsigned i = 0; i < STATS_MAX_CLIENTS; i++) {
 		struct stats_client *c = &stats_clients[i];
 
 		if (!c->count)
 			continue;
 		qsort(c->lat_ns, c->nr_lat, sizeof(*c->lat_ns), cmp_u32);
-		fprintf(out, "  %-6u %10" PRIu64 " %9.2f %9.2f %9.2f\n", i, c->count,
-			pct(c->lat_ns, c->nr_lat, 50), pct(c->lat_ns, c->nr_lat, 90),
-			pct(c->lat_ns, c->nr_lat, 99));
+		fprintf(out, "  %-12s %10" PRIu64 " %9.2f %9.2f %9.2f\n",
+			c->name[0] ? c->name : "?", c->count, pct(c->lat_ns, c->nr_lat, 50),
+			pct(c->lat_ns, c->nr_lat, 90), pct(c->lat_ns, c->nr_lat, 99));
 	}
 	pthread_mutex_unlock(&vmm->trace_lock);
 	fprintf(out, "vCPU time (ms): %6s %9s %9s %9s %9s %9s %9s\n", "vCPU", "running", "wfi",
@@ -162,12 +170,15 @@ void stats_print(struct vmm *vmm, FILE *out)
 	for (unsigned c = 0; c < vmm->nr_cpus; c++) {
 		struct vmm_cpu *cpu = &vmm->cpus[c];
 
-		fprintf(out, "                %6u %9.1f %9.1f %9.1f %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n",
+		fprintf(out,
+			"                %6u %9.1f %9.1f %9.1f %9" PRIu64 " %9" PRIu64 " %9" PRIu64
+			"\n",
 			c, cpu->run_ns / 1e6, cpu->wfi_ns / 1e6, cpu->wait_ns / 1e6,
 			(uint64_t)cpu->entries, (uint64_t)cpu->mmio, (uint64_t)cpu->sysreg);
 	}
-	fprintf(out, "MMIO: %" PRIu64 " on the in-process bus, %" PRIu64 " I/O requests, %" PRIu64
-		     " unclaimed\n",
+	fprintf(out,
+		"MMIO: %" PRIu64 " on the in-process bus, %" PRIu64 " I/O requests, %" PRIu64
+		" unclaimed\n",
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_BUS), ivy_vm_stat(vmm->vm, IVY_STAT_IOREQ),
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_UNCLAIMED));
 }
@@ -193,10 +204,12 @@ int trace_write(struct vmm *vmm, const char *path)
 	if (!f)
 		return -errno;
 	fprintf(f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
-	fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"ivy run\"}}");
+	fprintf(f, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"ivy "
+		   "run\"}}");
 	for (unsigned c = 0; c < vmm->nr_cpus; c++)
-		fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,"
-			   "\"args\":{\"name\":\"vCPU %u\"}}",
+		fprintf(f,
+			",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,"
+			"\"args\":{\"name\":\"vCPU %u\"}}",
 			c, c);
 	pthread_mutex_lock(&vmm->trace_lock);
 	for (size_t i = 0; i < vmm->nr_trace; i++) {
@@ -205,18 +218,21 @@ int trace_write(struct vmm *vmm, const char *path)
 		int tid = r->vcpu >= 0 ? r->vcpu : 1000;
 
 		if (r->kind == 0)
-			fprintf(f, ",\n{\"name\":\"run\",\"cat\":\"vcpu\",\"ph\":\"X\",\"pid\":1,"
-				   "\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f}",
+			fprintf(f,
+				",\n{\"name\":\"run\",\"cat\":\"vcpu\",\"ph\":\"X\",\"pid\":1,"
+				"\"tid\":%d,\"ts\":%.3f,\"dur\":%.3f}",
 				tid, ts, r->dur_ns / 1000.0);
 		else if (r->kind >= IVY_TRACE_IOREQ_SUBMIT)
-			fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"ioreq\",\"ph\":\"i\",\"s\":\"t\","
-				   "\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"args\":{\"addr\":\"0x%" PRIx64
-				   "\",\"b\":%" PRIu64 "}}",
+			fprintf(f,
+				",\n{\"name\":\"%s\",\"cat\":\"ioreq\",\"ph\":\"i\",\"s\":\"t\","
+				"\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"args\":{\"addr\":\"0x%" PRIx64
+				"\",\"b\":%" PRIu64 "}}",
 				trace_kind_name(r->kind), tid, ts, r->a, r->b);
 		else
-			fprintf(f, ",\n{\"name\":\"%s %" PRIu64 "\",\"cat\":\"irq\",\"ph\":\"i\","
-				   "\"s\":\"t\",\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"args\":{\"intid\":%" PRIu64
-				   ",\"b\":%" PRIu64 "}}",
+			fprintf(f,
+				",\n{\"name\":\"%s %" PRIu64 "\",\"cat\":\"irq\",\"ph\":\"i\","
+				"\"s\":\"t\",\"pid\":1,\"tid\":%d,\"ts\":%.3f,\"args\":{\"intid\":"
+				"%" PRIu64 ",\"b\":%" PRIu64 "}}",
 				trace_kind_name(r->kind), r->a, tid, ts, r->a, r->b);
 	}
 	pthread_mutex_unlock(&vmm->trace_lock);

@@ -89,7 +89,9 @@ static int testdev_irqfd_level(struct testdev *d, uint32_t intid)
 	if (d->lvl_fd < 0) {
 		d->lvl_fd = eventfd(0, EFD_CLOEXEC);
 		d->resample_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE);
-		struct ivy_irqfd irqfd = { .fd = d->lvl_fd, .resample_fd = d->resample_fd, .spi = intid };
+		struct ivy_irqfd irqfd = { .fd = d->lvl_fd,
+					   .resample_fd = d->resample_fd,
+					   .spi = intid };
 		d->lvl_intid = intid;
 		if (d->lvl_fd < 0 || d->resample_fd < 0 || ivy_irqfd_assign(d->vmm->vm, &irqfd))
 			err = -EIO;
@@ -146,11 +148,15 @@ int testdev_create(struct vmm *vmm)
 	d->vmm = vmm;
 	d->lvl_fd = d->resample_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
-	struct ivy_ioreq_client_config cfg = { .name = "test-irq", .ops = &testdev_ops, .opaque = d };
+	struct ivy_ioreq_client_config cfg = { .name = "test-irq",
+					       .ops = &testdev_ops,
+					       .opaque = d };
 	err = ivy_ioreq_client_create(vmm->vm, &cfg, &d->client);
-	if (!err)
+	if (!err) {
+		stats_name_client(ivy_ioreq_client_id(d->client), "test-irq");
 		err = ivy_ioreq_client_add_range(d->client, IVY_IOREQ_TYPE_MMIO, BOARD_TESTDEV_BASE,
 						 BOARD_TESTDEV_BASE + BOARD_TESTDEV_SIZE - 1);
+	}
 	/* On error the client goes with the VM. */
 	return err;
 }

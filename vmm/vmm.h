@@ -250,6 +250,7 @@ int fdt_build(struct vmm *vmm, void *buf, size_t size);
 
 /* stats.c */
 void stats_on_trace(struct vmm *vmm, const struct ivy_trace_event *ev);
+void stats_name_client(unsigned id, const char *name);
 void stats_add_slice(struct vmm *vmm, int vcpu, uint64_t start_ns, uint64_t end_ns);
 void stats_print(struct vmm *vmm, FILE *out);
 int trace_write(struct vmm *vmm, const char *path);

@@ -23,14 +23,14 @@
 #define GICD_ICFGR	0xc00
 #define GICD_SGIR	0xf00
 
-#define GICC_CTLR 0x00
-#define GICC_PMR  0x04
-#define GICC_BPR  0x08
-#define GICC_IAR  0x0c
-#define GICC_EOIR 0x10
-#define GICC_RPR  0x14
+#define GICC_CTLR  0x00
+#define GICC_PMR   0x04
+#define GICC_BPR   0x08
+#define GICC_IAR   0x0c
+#define GICC_EOIR  0x10
+#define GICC_RPR   0x14
 #define GICC_HPPIR 0x18
-#define GICC_DIR  0x1000
+#define GICC_DIR   0x1000
 
 #define V2M_MSI_TYPER	  0x008
 #define V2M_MSI_SETSPI_NS 0x040

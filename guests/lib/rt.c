@@ -83,11 +83,11 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 	size_t o = 0;
 	char num[48];
 
-#define EMIT(c)                                                                                    \
-	do {                                                                                       \
-		if (o + 1 < size)                                                                  \
-			buf[o] = (c);                                                              \
-		o++;                                                                               \
+#define EMIT(c)                       \
+	do {                          \
+		if (o + 1 < size)     \
+			buf[o] = (c); \
+		o++;                  \
 	} while (0)
 	for (; *fmt; fmt++) {
 		if (*fmt != '%') {
@@ -111,21 +111,23 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		switch (*fmt) {
 		case 'd': {
 			int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
-			n = fmt_num(num, v < 0 ? (uint64_t)-v : (uint64_t)v, 10, width, zero, v < 0);
+			n = fmt_num(num, v < 0 ? (uint64_t)-v : (uint64_t)v, 10, width, zero,
+				    v < 0);
 			break;
 		}
 		case 'u':
-			n = fmt_num(num, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, width,
-				    zero, false);
+			n = fmt_num(num, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10,
+				    width, zero, false);
 			break;
 		case 'x':
-			n = fmt_num(num, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, width,
-				    zero, false);
+			n = fmt_num(num, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16,
+				    width, zero, false);
 			break;
 		case 'p':
 			num[0] = '0';
 			num[1] = 'x';
-			n = 2 + fmt_num(num + 2, (uintptr_t)va_arg(ap, void *), 16, 0, false, false);
+			n = 2 +
+			    fmt_num(num + 2, (uintptr_t)va_arg(ap, void *), 16, 0, false, false);
 			break;
 		case 'c': num[n++] = (char)va_arg(ap, int); break;
 		case 's': {
@@ -257,7 +259,8 @@ void rt_exception(uint64_t kind, struct exc_frame *f)
 			f->elr += 4;
 			return;
 		}
-		printf("FAIL: unexpected synchronous exception on cpu %u: ESR %lx ELR %lx FAR %lx\n",
+		printf("FAIL: unexpected synchronous exception on cpu %u: ESR %lx ELR %lx FAR "
+		       "%lx\n",
 		       cpu_id(), esr, f->elr, sysreg_read(far_el1));
 		guest_exit(99);
 	}
@@ -287,11 +290,12 @@ unsigned nr_cpus(void)
 			while (name[l])
 				l++;
 			depth++;
-			if (depth == 2 && l == 4 && name[0] == 'c' && name[1] == 'p' && name[2] == 'u' &&
-			    name[3] == 's')
+			if (depth == 2 && l == 4 && name[0] == 'c' && name[1] == 'p' &&
+			    name[2] == 'u' && name[3] == 's')
 				cpus_depth = depth;
-			else if (cpus_depth > 0 && depth == cpus_depth + 1 && l >= 4 && name[0] == 'c' &&
-				 name[1] == 'p' && name[2] == 'u' && name[3] == '@')
+			else if (cpus_depth > 0 && depth == cpus_depth + 1 && l >= 4 &&
+				 name[0] == 'c' && name[1] == 'p' && name[2] == 'u' &&
+				 name[3] == '@')
 				n++;
 			p += (l + 4) & ~3ul;
 		} else if (tok == 2) { /* END_NODE */

@@ -47,11 +47,11 @@ static inline uint8_t mmio_read8(uintptr_t a)
 	return *(volatile uint8_t *)a;
 }
 
-#define sysreg_read(r)                                                                             \
-	({                                                                                         \
-		uint64_t v_;                                                                       \
-		__asm__ volatile("mrs %0, " #r : "=r"(v_));                                        \
-		v_;                                                                                \
+#define sysreg_read(r)                                      \
+	({                                                  \
+		uint64_t v_;                                \
+		__asm__ volatile("mrs %0, " #r : "=r"(v_)); \
+		v_;                                         \
 	})
 #define sysreg_write(r, v) __asm__ volatile("msr " #r ", %0" : : "r"((uint64_t)(v)) : "memory")
 #define isb()		   __asm__ volatile("isb" : : : "memory")
@@ -82,18 +82,18 @@ void test_done(void) __attribute__((noreturn));
 void guest_exit(uint32_t status) __attribute__((noreturn));
 
 /* PSCI (HVC conduit). */
-#define PSCI_VERSION	       0x84000000u
-#define PSCI_CPU_OFF	       0x84000002u
-#define PSCI_CPU_ON	       0xc4000003u
-#define PSCI_AFFINITY_INFO     0xc4000004u
-#define PSCI_SYSTEM_OFF	       0x84000008u
-#define PSCI_SYSTEM_RESET      0x84000009u
-#define PSCI_FEATURES	       0x8400000au
-#define PSCI_SUCCESS	       0
-#define PSCI_NOT_SUPPORTED     -1
-#define PSCI_INVALID_PARAMS    -2
-#define PSCI_ALREADY_ON	       -4
-#define PSCI_ON_PENDING	       -5
+#define PSCI_VERSION	    0x84000000u
+#define PSCI_CPU_OFF	    0x84000002u
+#define PSCI_CPU_ON	    0xc4000003u
+#define PSCI_AFFINITY_INFO  0xc4000004u
+#define PSCI_SYSTEM_OFF	    0x84000008u
+#define PSCI_SYSTEM_RESET   0x84000009u
+#define PSCI_FEATURES	    0x8400000au
+#define PSCI_SUCCESS	    0
+#define PSCI_NOT_SUPPORTED  -1
+#define PSCI_INVALID_PARAMS -2
+#define PSCI_ALREADY_ON	    -4
+#define PSCI_ON_PENDING	    -5
 int64_t psci_call(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
 /* Starts vCPU `cpu` (MPIDR Aff0 = cpu) at secondary_entry; it calls fn(cpu) and stops. */
 int64_t cpu_start(unsigned cpu, void (*fn)(unsigned cpu));

@@ -43,7 +43,8 @@ void guest_main(void)
 	check(psci_call(PSCI_FEATURES, PSCI_CPU_ON, 0, 0) == 0, "FEATURES(CPU_ON) supported");
 	check(psci_call(PSCI_FEATURES, 0x8400ff00u, 0, 0) == PSCI_NOT_SUPPORTED,
 	      "FEATURES(unknown) is NOT_SUPPORTED");
-	check(psci_call(0x8400ff00u, 0, 0, 0) == PSCI_NOT_SUPPORTED, "unknown function is NOT_SUPPORTED");
+	check(psci_call(0x8400ff00u, 0, 0, 0) == PSCI_NOT_SUPPORTED,
+	      "unknown function is NOT_SUPPORTED");
 	check(psci_call(PSCI_AFFINITY_INFO, 0, 0, 0) == 0, "AFFINITY_INFO(self) is ON");
 	check(psci_call(PSCI_CPU_ON, 0, (uintptr_t)secondary_entry, 0) == PSCI_ALREADY_ON,
 	      "CPU_ON(self) is ALREADY_ON");
@@ -53,7 +54,8 @@ void guest_main(void)
 		check(true, "single vCPU: nothing more to start");
 		return;
 	}
-	check(psci_call(PSCI_AFFINITY_INFO, 1, 0, 0) == 1, "AFFINITY_INFO(cpu1) is OFF before CPU_ON");
+	check(psci_call(PSCI_AFFINITY_INFO, 1, 0, 0) == 1,
+	      "AFFINITY_INFO(cpu1) is OFF before CPU_ON");
 	check(cpu_start(1, secondary_hello) == PSCI_SUCCESS, "CPU_ON(cpu1) succeeds");
 	int64_t again = psci_call(PSCI_CPU_ON, 1, (uintptr_t)secondary_entry, 1);
 	check(again == PSCI_ALREADY_ON || again == PSCI_ON_PENDING,
@@ -61,7 +63,8 @@ void guest_main(void)
 	for (unsigned i = 0; i < 100000000 && !started[1]; i++)
 		;
 	check(started[1] == 1, "cpu1 ran its entry point once");
-	check(psci_call(PSCI_AFFINITY_INFO, 1, 0, 0) == 0, "AFFINITY_INFO(cpu1) is ON while it runs");
+	check(psci_call(PSCI_AFFINITY_INFO, 1, 0, 0) == 0,
+	      "AFFINITY_INFO(cpu1) is ON while it runs");
 	go = 1;
 	int64_t aff = 0;
 	for (unsigned i = 0; i < 100000000; i++) {

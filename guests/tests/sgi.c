@@ -43,9 +43,9 @@ static void send_phase(unsigned me, unsigned p)
 	uint8_t all = (uint8_t)((1u << ncpu) - 1);
 
 	switch (p) {
-	case 0: gic_send_sgi(1, 2, 0); break;				/* self */
+	case 0: gic_send_sgi(1, 2, 0); break;				 /* self */
 	case 1: gic_send_sgi(2, 0, (uint8_t)(all & ~(1u << me))); break; /* list: everyone else */
-	case 2: gic_send_sgi(3, 1, 0); break;				/* all but self */
+	case 2: gic_send_sgi(3, 1, 0); break;				 /* all but self */
 	case 3: gic_send_sgi(4, 0, (uint8_t)(1u << ((me + 1) % ncpu))); break; /* next CPU */
 	default: break;
 	}
@@ -111,7 +111,8 @@ void guest_main(void)
 			}
 			if (got[t][3][s] != want_other) {
 				abs_ok = false;
-				printf("  all-but-self: target %u source %u got %u\n", t, s, got[t][3][s]);
+				printf("  all-but-self: target %u source %u got %u\n", t, s,
+				       got[t][3][s]);
 			}
 			if (got[t][4][s] != want_next) {
 				next_ok = false;

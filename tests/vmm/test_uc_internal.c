@@ -49,7 +49,9 @@ struct ctx {
 
 static void set_cp(uc_engine *uc, int op0, int op1, int crn, int crm, int op2, uint64_t v)
 {
-	uc_arm64_cp_reg r = { .crn = crn, .crm = crm, .op0 = op0, .op1 = op1, .op2 = op2, .val = v };
+	uc_arm64_cp_reg r = {
+		.crn = crn, .crm = crm, .op0 = op0, .op1 = op1, .op2 = op2, .val = v
+	};
 
 	assert_int_equal(uc_reg_write(uc, UC_ARM64_REG_CP_REG, &r), UC_ERR_OK);
 }
@@ -118,9 +120,9 @@ static void test_attach_and_run(void **state)
 	assert_memory_equal((uint8_t *)c.cpu.env + 64, &v, 8);
 
 	assert_int_equal(uc_mem_map_ptr(uc, RAM, SIZE, UC_PROT_ALL, ram), UC_ERR_OK);
-	set_cp(uc, 3, 6, 1, 1, 0, 0x501);	    /* SCR_EL3 = NS | HCE | RW */
-	set_cp(uc, 3, 4, 1, 1, 0, 1ull << 31);	    /* HCR_EL2.RW */
-	set_cp(uc, 3, 4, 0, 0, 5, 0x80000003ull);   /* VMPIDR_EL2 */
+	set_cp(uc, 3, 6, 1, 1, 0, 0x501);	  /* SCR_EL3 = NS | HCE | RW */
+	set_cp(uc, 3, 4, 1, 1, 0, 1ull << 31);	  /* HCR_EL2.RW */
+	set_cp(uc, 3, 4, 0, 0, 5, 0x80000003ull); /* VMPIDR_EL2 */
 	uc_reg_write(uc, UC_ARM64_REG_PSTATE, &pstate);
 	uci_rebuild_flags(&c.cpu);
 	uc_hook_add(uc, &h, UC_HOOK_BLOCK, on_block, &c, 1, 0);
