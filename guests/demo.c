@@ -38,7 +38,10 @@ static void demo_irq(struct exc_frame *f)
 		printf("  [cpu%u] IPI: ping %u from cpu%u, sending pong\n", me, pings, src);
 		gic_send_sgi(SGI_PONG, 0, (uint8_t)(1u << src));
 		break;
-	case SGI_PONG: pongs++; printf("  [cpu%u] IPI: pong %u from cpu%u\n", me, pongs, src); break;
+	case SGI_PONG:
+		pongs++;
+		printf("  [cpu%u] IPI: pong %u from cpu%u\n", me, pongs, src);
+		break;
 	case MSI_SPI:
 		msis++;
 		printf("  [cpu%u] MSI from the device: GICv2m turned it into SPI %u\n", me, id);

@@ -86,7 +86,8 @@ void guest_main(void)
 	gic_eoi(iar);
 	udelay(500);
 	uint32_t again = gic_ack();
-	check((again & 0x3ff) == 50, "after ICACTIVER the pending SPI 50 is taken again (%x)", again);
+	check((again & 0x3ff) == 50, "after ICACTIVER the pending SPI 50 is taken again (%x)",
+	      again);
 	gic_eoi(again);
 	gic_disable_irq(50);
 

@@ -42,7 +42,8 @@ static void spi_irq(struct exc_frame *f)
 		if (level_keep)
 			level_keep--;
 		else
-			dev_write(TESTDEV_SPI_LEVEL, SPI_LEVEL << 1); /* the device lowers its line */
+			dev_write(TESTDEV_SPI_LEVEL,
+				  SPI_LEVEL << 1); /* the device lowers its line */
 	}
 	if (id == SPI_EDGE && edge_again) {
 		edge_again = false;
@@ -89,8 +90,8 @@ void guest_main(void)
 	level_keep = 2;
 	dev_write(TESTDEV_SPI_LEVEL, (SPI_LEVEL << 1) | 1);
 	settle();
-	check(count[SPI_LEVEL] == 4, "level SPI: pending again after EOI while the line is high (%u)",
-	      count[SPI_LEVEL]);
+	check(count[SPI_LEVEL] == 4,
+	      "level SPI: pending again after EOI while the line is high (%u)", count[SPI_LEVEL]);
 	check(!gic_is_pending(SPI_LEVEL), "level SPI: not pending once the line is low");
 
 	/* Edge: two edges while masked coalesce into one delivery. */
@@ -129,6 +130,7 @@ void guest_main(void)
 	check(count[1000 & 0x3ff] == 0, "GICv2m: an ID outside the range is ignored");
 	dev_write(TESTDEV_MSI, 86);
 	wait_count(86, 1);
-	check(count[86] == 1, "GICv2m: a device MSI through an irqfd delivers SPI 86 (%u)", count[86]);
+	check(count[86] == 1, "GICv2m: a device MSI through an irqfd delivers SPI 86 (%u)",
+	      count[86]);
 	irq_disable();
 }
