@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIST 0x08000000ull
-#define CPU  0x08010000ull
-#define V2M  0x08020000ull
+#define DIST	 0x08000000ull
+#define CPU	 0x08010000ull
+#define V2M	 0x08020000ull
 #define NR_VCPUS 4
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -113,8 +113,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Host accesses: refused while loaded, else checked values. */
 			uint32_t v = (uint32_t)val;
 			struct ivy_device_attr a = {
-				.group = (r[4] >> 2) & 1 ? IVY_VGIC_GRP_CPU_REGS :
-							   IVY_VGIC_GRP_DIST_REGS,
+				.group = (r[4] >> 2) & 1 ? IVY_VGIC_GRP_CPU_REGS
+							 : IVY_VGIC_GRP_DIST_REGS,
 				.attr = ((uint64_t)(r[0] % NR_VCPUS) << 32) | (off & 0xffc),
 				.addr = &v,
 			};

@@ -60,6 +60,11 @@ extern "C" {
 /* ivy extension: the GICv2m MSI frame (4 KiB, 4 KiB aligned); optional. */
 #define IVY_VGIC_V2_ADDR_TYPE_V2M 0x100
 
+/* GICv3 (IVY_DEV_TYPE_ARM_VGIC_V3): 64 KiB aligned; the redistributors of all vCPUs
+ * follow each other from the REDIST address, 128 KiB each, in vCPU index order. */
+#define IVY_VGIC_V3_ADDR_TYPE_DIST   2
+#define IVY_VGIC_V3_ADDR_TYPE_REDIST 3
+
 /* IVY_VGIC_GRP_CTRL attributes. */
 #define IVY_VGIC_CTRL_INIT 0
 /*
@@ -96,9 +101,19 @@ extern "C" {
 #define IVY_VGIC_LEVEL_INFO_LINE_LEVEL 0
 
 /* Frame sizes. */
-#define IVY_VGIC_V2_DIST_SIZE 0x1000ull
-#define IVY_VGIC_V2_CPU_SIZE  0x2000ull
-#define IVY_VGIC_V2M_SIZE     0x1000ull
+#define IVY_VGIC_V2_DIST_SIZE	0x1000ull
+#define IVY_VGIC_V2_CPU_SIZE	0x2000ull
+#define IVY_VGIC_V2M_SIZE	0x1000ull
+#define IVY_VGIC_V3_DIST_SIZE	0x10000ull
+#define IVY_VGIC_V3_REDIST_SIZE 0x20000ull
+
+/*
+ * GICv3 IVY_VGIC_GRP_REDIST_REGS (and LEVEL_INFO) attributes name the vCPU by its
+ * affinity in bits [63:32], packed as Aff3[31:24] Aff2[23:16] Aff1[15:8] Aff0[7:0];
+ * the offset in [31:0] is within the vCPU's 128 KiB (SGI frame from 0x10000).
+ * GICv3 DIST_REGS ignore bits [63:32].
+ */
+#define IVY_VGIC_V3_MPIDR_SHIFT 32
 
 /*
  * Drives an interrupt input, with KVM_IRQ_LINE's meaning: a level-triggered
@@ -123,12 +138,34 @@ IVY_MUST_CHECK int ivy_vcpu_flush(struct ivy_vcpu *vcpu);
 /* After leaving the guest: folds the list registers back. Does nothing if not flushed. */
 void ivy_vcpu_sync(struct ivy_vcpu *vcpu);
 
+/*
+ * A system-register encoding as the MRS/MSR instruction carries it (and as
+ * KVM's CPU_SYSREGS attributes do): op0 [15:14], op1 [13:11], CRn [10:7],
+ * CRm [6:3], op2 [2:0].
+ */
+#define IVY_SYSREG(op0, op1, crn, crm, op2) \
+	((uint32_t)(((op0) << 14) | ((op1) << 11) | ((crn) << 7) | ((crm) << 3) | (op2)))
+
+/*
+ * GICv3: a trapped MRS (is_write false: *val receives the value) or MSR of an
+ * ICC_*_EL1 register on `vcpu`'s thread, between flush and sync, like a GICC
+ * access on GICv2. Errors: -ENOENT (not an ICC register this GIC implements:
+ * the VMM treats the instruction as undefined), -ENODEV (no GICv3, or not
+ * initialised), -EINVAL (NULL arguments).
+ * GICv3 IVY_VGIC_GRP_CPU_SYSREGS attributes name the vCPU by affinity in bits
+ * [63:32] (as REDIST_REGS) and the register by IVY_SYSREG() in [15:0]; the value
+ * is a uint64_t.
+ */
+IVY_MUST_CHECK int ivy_vcpu_sysreg(struct ivy_vcpu *vcpu, uint32_t encoding, bool is_write,
+				   uint64_t *val);
+
 #define IVY_IRQ_LINE_IRQ (1u << 0)
 #define IVY_IRQ_LINE_FIQ (1u << 1)
 /*
  * Which of the vCPU's interrupt lines the virtual CPU interface asserts
  * (IVY_IRQ_LINE_*), from the list registers filled by the last flush. Cheap; call
- * it after flush and after each guest access to the CPU interface.
+ * it on the vCPU's thread, after flush and after each guest access to the CPU
+ * interface. See docs/vgic.md for save/restore and ivy's remaining choices.
  */
 uint32_t ivy_vcpu_irq_lines(struct ivy_vcpu *vcpu);
 

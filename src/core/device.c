@@ -14,6 +14,7 @@
 /* Types compiled into the library. The interrupt controllers add themselves here. */
 static const struct device_type *const builtin_types[] = {
 	&vgic_v2_device_type,
+	&vgic_v3_device_type,
 };
 
 /* Protects: extra_types. */

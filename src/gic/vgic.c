@@ -53,7 +53,7 @@ struct vgic_dist *vgic_dist_alloc(struct ivy_vm *vm, const struct vgic_model *mo
 	atomic_init(&dist->ready, false);
 	atomic_init(&dist->ctlr, 0);
 	dist->nr_lrs = VGIC_DEFAULT_NR_LRS;
-	dist->dist_base = dist->cpu_base = dist->v2m_base = VGIC_ADDR_UNDEF;
+	dist->dist_base = dist->cpu_base = dist->v2m_base = dist->redist_base = VGIC_ADDR_UNDEF;
 	/* QEMU's virt board: 64 MSIs from INTID 80. */
 	dist->v2m_spi_base = 80;
 	dist->v2m_nr_spis = 64;
@@ -67,6 +67,7 @@ static void vgic_cpu_free(struct vgic_cpu *vc)
 	for (unsigned i = 0; i < VGIC_NR_PRIVATE_IRQS; i++)
 		pthread_mutex_destroy(&vc->private_irqs[i].lock);
 	pthread_mutex_destroy(&vc->ap_list_lock);
+	pthread_mutex_destroy(&vc->rd_lock);
 	free(vc->sort_buf);
 	free(vc->migrate_buf);
 	free(vc);
@@ -112,6 +113,7 @@ static struct vgic_cpu *vgic_cpu_alloc(struct vgic_dist *dist, struct ivy_vcpu *
 	vc->dist = dist;
 	vc->index = vcpu->index;
 	pthread_mutex_init(&vc->ap_list_lock, NULL);
+	pthread_mutex_init(&vc->rd_lock, NULL);
 	vgic_list_init(&vc->ap_list);
 	for (uint32_t i = 0; i < VGIC_NR_PRIVATE_IRQS; i++) {
 		struct vgic_irq *irq = &vc->private_irqs[i];
@@ -169,6 +171,8 @@ int vgic_init_locked(struct vgic_dist *dist)
 	for (uint32_t i = 0; i < nr_cpus; i++)
 		if (dist->cpus[i])
 			dist->cpus[i]->vcpu->vgic = dist->cpus[i];
+	if (dist->model->init)
+		dist->model->init(dist);
 	atomic_store_explicit(&dist->initialized, true, memory_order_release);
 	return 0;
 
@@ -233,6 +237,11 @@ struct vgic_cpu *vgic_cpu_of(struct vgic_dist *dist, uint32_t index)
 	    index >= dist->nr_cpus)
 		return NULL;
 	return dist->cpus[index];
+}
+
+struct vgic_cpu *vgic_cpu_lookup(struct vgic_dist *dist, uint32_t index)
+{
+	return index < dist->nr_cpus ? dist->cpus[index] : NULL;
 }
 
 struct vgic_irq *vgic_get_irq(struct vgic_dist *dist, struct vgic_cpu *vc, uint32_t intid)
@@ -588,6 +597,28 @@ void vgic_sync_cpu(struct vgic_cpu *vc)
 		vgic_resample_run(vc->dist, resample[i]);
 }
 
+/*
+ * A distributor or redistributor access leaves the guest on KVM, so the
+ * accessing vCPU's list registers are folded back first and refilled after:
+ * the guest reads state that includes its own acknowledges and EOIs, and sees
+ * its own changes (an SGI to itself, a disabled interrupt retired) at once.
+ * Other vCPUs fold theirs at their next exit.
+ */
+bool vgic_mmio_enter(struct vgic_cpu *vc)
+{
+	bool loaded = atomic_load_explicit(&vc->loaded, memory_order_relaxed);
+
+	if (loaded)
+		vgic_sync_cpu(vc);
+	return loaded;
+}
+
+void vgic_mmio_leave(struct vgic_cpu *vc, bool loaded)
+{
+	if (loaded)
+		vgic_flush_cpu(vc);
+}
+
 bool vgic_any_loaded(struct vgic_dist *dist)
 {
 	for (uint32_t i = 0; i < dist->nr_cpus; i++)
@@ -657,5 +688,5 @@ uint32_t ivy_vcpu_irq_lines(struct ivy_vcpu *vcpu)
 {
 	if (!vcpu || !vcpu->vgic)
 		return 0;
-	return vgic_v2_cpu_irq_lines(vcpu->vgic);
+	return vgic_cpuif_irq_lines(vcpu->vgic);
 }

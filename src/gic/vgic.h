@@ -132,6 +132,11 @@ struct vgic_cpu {
 	uint32_t apr;	   /* GICH_APR: one bit per active group priority (priority >> 3) */
 	uint32_t apr_g1;   /* the bits of apr set by Group 1 acknowledges (GICC_NSAPR0) */
 	bool overflow;	   /* the last flush left interrupts out */
+
+	/* GICv3 redistributor (RD frame). Protects: rd_lock. */
+	pthread_mutex_t rd_lock;
+	bool lpis_enabled; /* GICR_CTLR.EnableLPIs */
+	uint64_t propbaser, pendbaser;
 	/* True between flush and sync; other threads read it to refuse save/restore. */
 	atomic_bool loaded;
 
@@ -140,11 +145,29 @@ struct vgic_cpu {
 	struct vgic_irq **migrate_buf;
 };
 
-/* What differs between GIC models; the core calls through this table. */
+/* An address attribute of the ADDR group: where it is stored and how it is checked. */
+struct vgic_addr_desc {
+	uint64_t type; /* IVY_VGIC_V*_ADDR_TYPE_* */
+	size_t field;  /* offsetof(struct vgic_dist, ...) of the ivy_gpa_t */
+	uint64_t size; /* checked at set time (one redistributor for REDIST) */
+	uint64_t align;
+};
+
+/* What differs between GIC models; the core and the control plane call through this table. */
 struct vgic_model {
 	uint32_t type; /* IVY_DEV_TYPE_ARM_VGIC_* */
 	uint32_t max_vcpus;
-	bool sgi_sources; /* GICv2: SGIs keep one pending bit per source CPU */
+	bool sgi_sources;  /* GICv2: SGIs keep one pending bit per source CPU */
+	bool cpu_by_mpidr; /* attributes name vCPUs by MPIDR (GICv3) rather than index */
+	const struct vgic_addr_desc *addrs;
+	size_t nr_addrs;
+	const struct vgic_frame *dist_frame;   /* DIST_REGS */
+	const struct vgic_frame *cpu_frame;    /* CPU_REGS (GICv2), or NULL */
+	const struct vgic_frame *sysreg_frame; /* CPU_SYSREGS (GICv3), or NULL */
+	/* REDIST_REGS (GICv3): the frame holding *offset, made relative to it; NULL if none. */
+	const struct vgic_frame *(*redist_frame)(uint32_t *offset);
+	/* Called once the IRQs exist (dist->config_lock held): model-specific reset values. */
+	void (*init)(struct vgic_dist *dist);
 	/* Maps the frames on the MMIO bus (config_lock held). */
 	int (*map)(struct vgic_dist *dist);
 	void (*unmap)(struct vgic_dist *dist);
@@ -178,9 +201,10 @@ struct vgic_dist {
 	struct vgic_cpu **cpus; /* by vCPU index; NULL for absent indices */
 	struct vgic_irq *spis;	/* nr_irqs - 32 entries */
 
-	ivy_gpa_t dist_base, cpu_base, v2m_base;
+	ivy_gpa_t dist_base, cpu_base, v2m_base, redist_base;
 	uint32_t v2m_spi_base, v2m_nr_spis;
-	struct ivy_mmio_region *dist_region, *cpu_region, *v2m_region;
+	struct ivy_mmio_region *dist_region, *cpu_region, *v2m_region, *redist_region;
+	bool has_its; /* GICv3: an ITS exists (GICD_TYPER.IDbits) */
 
 	atomic_uint ctlr; /* GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1) */
 
@@ -215,6 +239,8 @@ void vgic_flush_cpu(struct vgic_cpu *vc);
 void vgic_sync_cpu(struct vgic_cpu *vc);
 bool vgic_any_loaded(struct vgic_dist *dist);
 struct vgic_cpu *vgic_cpu_of(struct vgic_dist *dist, uint32_t index);
+/* Same without the initialisation check, for initialisation itself and after it. */
+struct vgic_cpu *vgic_cpu_lookup(struct vgic_dist *dist, uint32_t index);
 void vgic_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
 
 /* Register descriptors and the dispatcher (vgic_mmio.c). */
@@ -225,6 +251,8 @@ void vgic_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
 
 /* The register has side effects on read (GICC_IAR) or none to save: no host access. */
 #define VGIC_REG_NO_HOST (1u << 0)
+/* A plain register 64 bits wide (narrower accesses read or merge into part of it). */
+#define VGIC_REG_64 (1u << 1)
 
 /* Who is accessing: the guest on a vCPU, or the host (save/restore) naming a vCPU. */
 struct vgic_access {
@@ -239,21 +267,21 @@ struct vgic_reg {
 	uint8_t bits_per_irq; /* 0: a plain register; else a bank indexed by INTID from 0 */
 	uint8_t widths;	      /* VGIC_W* the guest may use */
 	uint8_t flags;	      /* VGIC_REG_* */
-	/* Plain registers. NULL read: RAZ; NULL write: WI. */
-	uint32_t (*read)(const struct vgic_access *acc, uint32_t offset);
-	void (*write)(const struct vgic_access *acc, uint32_t offset, uint32_t val);
+	/* Plain registers (32 bits, or 64 with VGIC_REG_64). NULL read: RAZ; NULL write: WI. */
+	uint64_t (*read)(const struct vgic_access *acc, uint32_t offset);
+	void (*write)(const struct vgic_access *acc, uint32_t offset, uint64_t val);
 	/* Per-IRQ banks: one INTID's field. */
-	uint32_t (*irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
-	void (*irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field);
+	uint64_t (*irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
+	void (*irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
 	/*
-	 * Host (save/restore) accessors; NULL means the guest's. host_check
-	 * validates a value before anything is written (all or nothing).
+	 * Host (save/restore) accessors; NULL means the guest's. host_irq_check
+	 * validates every field of a write before anything is written (all or nothing).
 	 */
-	uint32_t (*host_read)(const struct vgic_access *acc, uint32_t offset);
-	int (*host_write)(const struct vgic_access *acc, uint32_t offset, uint32_t val);
-	uint32_t (*host_irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
-	int (*host_irq_check)(const struct vgic_access *acc, uint32_t intid, uint32_t field);
-	void (*host_irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field);
+	uint64_t (*host_read)(const struct vgic_access *acc, uint32_t offset);
+	int (*host_write)(const struct vgic_access *acc, uint32_t offset, uint64_t val);
+	uint64_t (*host_irq_read)(const struct vgic_access *acc, struct vgic_irq *irq);
+	int (*host_irq_check)(const struct vgic_access *acc, uint32_t intid, uint64_t field);
+	void (*host_irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
 };
 
 struct vgic_frame {
@@ -275,20 +303,63 @@ int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc
 int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
 		    uint32_t val);
 
+/* Per-IRQ fields shared by the frames (vgic_irq_regs.c). */
+uint64_t vgic_read_group(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_group(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_enable(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+void vgic_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_pending(const struct vgic_access *acc, struct vgic_irq *irq);
+uint64_t vgic_host_read_pending(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_spending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+void vgic_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_active(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+void vgic_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+uint64_t vgic_read_priority(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_priority(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+int vgic_check_priority(const struct vgic_access *acc, uint32_t intid, uint64_t field);
+uint64_t vgic_read_config(const struct vgic_access *acc, struct vgic_irq *irq);
+void vgic_write_config(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
+int vgic_check_config(const struct vgic_access *acc, uint32_t intid, uint64_t field);
+
 /* The GICv2 frames. */
 extern const struct vgic_frame vgic_v2_dist_frame;
 extern const struct vgic_frame vgic_v2_cpu_frame;
 extern const struct vgic_frame vgic_v2_gich_frame;
 extern const struct vgic_frame vgic_v2m_frame;
 extern const struct vgic_model vgic_v2_model;
+extern const struct vgic_model vgic_v3_model;
+extern const struct vgic_frame vgic_v3_dist_frame;
+extern const struct vgic_frame vgic_v3_rd_frame;
+extern const struct vgic_frame vgic_v3_sgi_frame;
+extern const struct vgic_frame vgic_v3_icc_frame;
+extern const struct ivy_mmio_ops vgic_v3_dist_mmio_ops;
+extern const struct ivy_mmio_ops vgic_v3_redist_mmio_ops;
+extern const struct device_type vgic_v3_device_type;
+void vgic_v3_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
+const struct vgic_frame *vgic_v3_redist_frame(uint32_t *offset);
+/* The MMIO bracket of KVM's exits: a loaded vCPU's LRs are folded back around an access. */
+bool vgic_mmio_enter(struct vgic_cpu *vc);
+void vgic_mmio_leave(struct vgic_cpu *vc, bool loaded);
 extern const struct ivy_mmio_ops vgic_v2_dist_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2m_mmio_ops;
 extern const struct device_type vgic_v2_device_type;
 
-/* The software virtual CPU interface (vgic_v2_cpuif.c). */
-uint32_t vgic_v2_cpu_irq_lines(struct vgic_cpu *vc);
-uint32_t vgic_v2_misr(const struct vgic_cpu *vc);
+/* The software virtual CPU interface on the LRs (vgic_cpuif.c). */
+uint32_t vgic_cpuif_running_priority(const struct vgic_cpu *vc);
+int vgic_cpuif_highest_pending(const struct vgic_cpu *vc, int group);
+bool vgic_cpuif_can_signal(const struct vgic_cpu *vc, const struct vgic_lr *lr);
+uint32_t vgic_cpuif_lr_id(const struct vgic_lr *lr);
+uint32_t vgic_cpuif_irq_lines(struct vgic_cpu *vc);
+uint32_t vgic_cpuif_eisr(const struct vgic_cpu *vc);
+uint32_t vgic_cpuif_elrsr(const struct vgic_cpu *vc);
+uint32_t vgic_cpuif_misr(const struct vgic_cpu *vc);
+void vgic_cpuif_maintenance(struct vgic_cpu *vc);
+uint32_t vgic_cpuif_ack(struct vgic_cpu *vc, int i);
+void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t id);
+void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t id);
 /* GICv2m (vgic_v2m.c): 1 delivered, 0 outside the frame's range. */
 int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid);
 

@@ -87,12 +87,95 @@ err:
 	return ret;
 }
 
+static const struct vgic_addr_desc vgic_v2_addrs[] = {
+	{ IVY_VGIC_V2_ADDR_TYPE_DIST, offsetof(struct vgic_dist, dist_base), IVY_VGIC_V2_DIST_SIZE,
+	  IVY_PAGE_SIZE },
+	{ IVY_VGIC_V2_ADDR_TYPE_CPU, offsetof(struct vgic_dist, cpu_base), IVY_VGIC_V2_CPU_SIZE,
+	  IVY_PAGE_SIZE },
+	{ IVY_VGIC_V2_ADDR_TYPE_V2M, offsetof(struct vgic_dist, v2m_base), IVY_VGIC_V2M_SIZE,
+	  IVY_PAGE_SIZE },
+};
+
 const struct vgic_model vgic_v2_model = {
 	.type = IVY_DEV_TYPE_ARM_VGIC_V2,
 	.max_vcpus = VGIC_V2_MAX_VCPUS,
 	.sgi_sources = true,
+	.addrs = vgic_v2_addrs,
+	.nr_addrs = IVY_ARRAY_SIZE(vgic_v2_addrs),
+	.dist_frame = &vgic_v2_dist_frame,
+	.cpu_frame = &vgic_v2_cpu_frame,
 	.map = vgic_v2_map,
 	.unmap = vgic_v2_unmap,
+};
+
+static void vgic_v3_unmap(struct vgic_dist *dist)
+{
+	struct ivy_mmio_region **regions[] = { &dist->dist_region, &dist->redist_region };
+
+	for (size_t i = 0; i < IVY_ARRAY_SIZE(regions); i++) {
+		if (*regions[i] && ivy_mmio_unregister(dist->vm, *regions[i]))
+			vm_log(dist->vm, IVY_LOG_DEBUG, "vgic: region already released");
+		*regions[i] = NULL;
+	}
+}
+
+/*
+ * KVM's vgic_v3_map_resources: the distributor and one redistributor region
+ * holding every vCPU's 128 KiB, in vCPU index order.
+ */
+static int vgic_v3_map(struct vgic_dist *dist)
+{
+	uint64_t redist_size = (uint64_t)dist->nr_cpus * IVY_VGIC_V3_REDIST_SIZE;
+	int ret;
+
+	if (dist->dist_base == VGIC_ADDR_UNDEF || dist->redist_base == VGIC_ADDR_UNDEF)
+		return -ENXIO;
+	if (!vm_gpa_range_valid(dist->vm, dist->redist_base, redist_size) ||
+	    range_overlap(dist->dist_base, IVY_VGIC_V3_DIST_SIZE, dist->redist_base, redist_size))
+		return -EINVAL;
+	ret = mmio_register_locked(dist->vm, dist->dist_base, IVY_VGIC_V3_DIST_SIZE,
+				   &vgic_v3_dist_mmio_ops, dist, &dist->dist_region);
+	if (!ret)
+		ret = mmio_register_locked(dist->vm, dist->redist_base, redist_size,
+					   &vgic_v3_redist_mmio_ops, dist, &dist->redist_region);
+	if (ret)
+		vgic_v3_unmap(dist);
+	return ret;
+}
+
+static const struct vgic_addr_desc vgic_v3_addrs[] = {
+	{ IVY_VGIC_V3_ADDR_TYPE_DIST, offsetof(struct vgic_dist, dist_base), IVY_VGIC_V3_DIST_SIZE,
+	  0x10000 },
+	{ IVY_VGIC_V3_ADDR_TYPE_REDIST, offsetof(struct vgic_dist, redist_base),
+	  IVY_VGIC_V3_REDIST_SIZE, 0x10000 },
+};
+
+/*
+ * GICv3: IROUTER resets to 0, which routes every SPI to the vCPU with affinity
+ * 0.0.0.0. With one security state Group 0 is always signalled as FIQ: the
+ * shared CPU interface expresses that as a fixed FIQEn.
+ */
+static void vgic_v3_init(struct vgic_dist *dist)
+{
+	for (uint32_t i = 0; i < dist->nr_irqs - VGIC_NR_PRIVATE_IRQS; i++)
+		vgic_v3_set_spi_target(&dist->spis[i], dist);
+	for (uint32_t i = 0; i < dist->nr_cpus; i++)
+		if (dist->cpus[i])
+			dist->cpus[i]->ctlr |= GICC_CTLR_FIQEN;
+}
+
+const struct vgic_model vgic_v3_model = {
+	.type = IVY_DEV_TYPE_ARM_VGIC_V3,
+	.max_vcpus = IVY_MAX_VCPUS,
+	.cpu_by_mpidr = true,
+	.addrs = vgic_v3_addrs,
+	.nr_addrs = IVY_ARRAY_SIZE(vgic_v3_addrs),
+	.dist_frame = &vgic_v3_dist_frame,
+	.redist_frame = vgic_v3_redist_frame,
+	.sysreg_frame = &vgic_v3_icc_frame,
+	.init = vgic_v3_init,
+	.map = vgic_v3_map,
+	.unmap = vgic_v3_unmap,
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -184,17 +267,17 @@ static const struct vm_irq_ops vgic_irq_ops = {
 /* ------------------------------------------------------------------------------------------ */
 /* The device type.                                                                           */
 
-static int vgic_v2_create(struct ivy_device *dev)
+static int vgic_create(struct ivy_device *dev, const struct vgic_model *model)
 {
 	struct ivy_vm *vm = dev->vm;
 	struct vgic_dist *dist;
 
 	if (vm->vgic)
 		return -EEXIST;
-	for (uint32_t i = VGIC_V2_MAX_VCPUS; i < vm->max_vcpus; i++)
+	for (uint32_t i = model->max_vcpus; i < vm->max_vcpus; i++)
 		if (ivy_vm_vcpu(vm, i))
 			return -E2BIG;
-	dist = vgic_dist_alloc(vm, &vgic_v2_model);
+	dist = vgic_dist_alloc(vm, model);
 	if (!dist)
 		return -ENOMEM;
 	dev->priv = dist;
@@ -203,7 +286,17 @@ static int vgic_v2_create(struct ivy_device *dev)
 	return 0;
 }
 
-static void vgic_v2_destroy(struct ivy_device *dev)
+static int vgic_v2_create(struct ivy_device *dev)
+{
+	return vgic_create(dev, &vgic_v2_model);
+}
+
+static int vgic_v3_create(struct ivy_device *dev)
+{
+	return vgic_create(dev, &vgic_v3_model);
+}
+
+static void vgic_destroy(struct ivy_device *dev)
 {
 	struct vgic_dist *dist = dev->priv;
 
@@ -213,39 +306,33 @@ static void vgic_v2_destroy(struct ivy_device *dev)
 	vgic_dist_free(dist);
 }
 
-static int vgic_v2_vcpu_create(struct ivy_device *dev, struct ivy_vcpu *vcpu)
+static int vgic_vcpu_create(struct ivy_device *dev, struct ivy_vcpu *vcpu)
 {
 	struct vgic_dist *dist = dev->priv;
 
 	if (atomic_load_explicit(&dist->initialized, memory_order_acquire))
 		return -EBUSY;
-	return vcpu->index >= VGIC_V2_MAX_VCPUS ? -EINVAL : 0;
+	return vcpu->index >= dist->model->max_vcpus ? -EINVAL : 0;
 }
 
-static int vgic_attr_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t **slot, uint64_t *size)
+static int vgic_attr_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t **slot,
+			  const struct vgic_addr_desc **desc)
 {
-	switch (type) {
-	case IVY_VGIC_V2_ADDR_TYPE_DIST:
-		*slot = &dist->dist_base;
-		*size = IVY_VGIC_V2_DIST_SIZE;
-		return 0;
-	case IVY_VGIC_V2_ADDR_TYPE_CPU:
-		*slot = &dist->cpu_base;
-		*size = IVY_VGIC_V2_CPU_SIZE;
-		return 0;
-	case IVY_VGIC_V2_ADDR_TYPE_V2M:
-		*slot = &dist->v2m_base;
-		*size = IVY_VGIC_V2M_SIZE;
-		return 0;
-	default: return -ENXIO;
+	for (size_t i = 0; i < dist->model->nr_addrs; i++) {
+		if (dist->model->addrs[i].type == type) {
+			*desc = &dist->model->addrs[i];
+			*slot = (ivy_gpa_t *)((char *)dist + (*desc)->field);
+			return 0;
+		}
 	}
+	return -ENXIO;
 }
 
 static int vgic_set_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t addr)
 {
+	const struct vgic_addr_desc *desc;
 	ivy_gpa_t *slot;
-	uint64_t size;
-	int ret = vgic_attr_addr(dist, type, &slot, &size);
+	int ret = vgic_attr_addr(dist, type, &slot, &desc);
 
 	if (ret)
 		return ret;
@@ -254,9 +341,9 @@ static int vgic_set_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t addr)
 		ret = -EEXIST;
 	else if (atomic_load_explicit(&dist->ready, memory_order_relaxed))
 		ret = -EBUSY; /* only the optional v2m frame can still be unset */
-	else if ((addr & (IVY_PAGE_SIZE - 1)) || addr + size < addr)
+	else if ((addr & (desc->align - 1)) || addr + desc->size < addr)
 		ret = -EINVAL;
-	else if (!vm_gpa_range_valid(dist->vm, addr, size))
+	else if (!vm_gpa_range_valid(dist->vm, addr, desc->size))
 		ret = -E2BIG;
 	else
 		*slot = addr;
@@ -264,36 +351,92 @@ static int vgic_set_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t addr)
 	return ret;
 }
 
-static int vgic_parse_cpu(struct vgic_dist *dist, uint64_t attr, struct vgic_access *acc)
+/*
+ * The vCPU an attribute names: GICv2 by index in bits [39:32], GICv3 by the
+ * affinity packed in bits [63:32] as Aff3.Aff2.Aff1.Aff0 (KVM's encoding).
+ */
+static struct vgic_cpu *vgic_attr_cpu(struct vgic_dist *dist, uint64_t attr)
 {
-	uint32_t cpuid = (uint32_t)((attr & IVY_VGIC_CPUID_MASK) >> IVY_VGIC_CPUID_SHIFT);
+	if (dist->model->cpu_by_mpidr) {
+		uint64_t aff = attr >> 32;
+		uint64_t mpidr = (aff & 0xffffff) | ((aff >> 24) << 32);
+		struct ivy_vcpu *vcpu = ivy_vm_vcpu_by_mpidr(dist->vm, mpidr);
+
+		return vcpu ? vgic_cpu_of(dist, vcpu->index) : NULL;
+	}
+	return vgic_cpu_of(dist, (uint32_t)((attr & IVY_VGIC_CPUID_MASK) >> IVY_VGIC_CPUID_SHIFT));
+}
+
+static int vgic_parse_cpu(struct vgic_dist *dist, uint64_t attr, bool need_cpu,
+			  struct vgic_access *acc)
+{
 	int ret = vgic_lazy_init(dist);
 
 	if (ret)
 		return ret;
-	*acc = (struct vgic_access){ .dist = dist, .vc = vgic_cpu_of(dist, cpuid), .host = true };
-	if (!acc->vc)
-		return -EINVAL;
+	*acc = (struct vgic_access){ .dist = dist, .host = true };
+	if (need_cpu) {
+		acc->vc = vgic_attr_cpu(dist, attr);
+		if (!acc->vc)
+			return -EINVAL;
+	}
 	/* Save/restore needs every vCPU out of the guest with its LRs folded back. */
 	return vgic_any_loaded(dist) ? -EBUSY : 0;
 }
 
+/* The frame a register attribute addresses, with *offset relative to it; NULL: -ENXIO. */
+static const struct vgic_frame *vgic_attr_frame(struct vgic_dist *dist, uint32_t group,
+						uint32_t *offset)
+{
+	const struct vgic_model *m = dist->model;
+
+	switch (group) {
+	case IVY_VGIC_GRP_DIST_REGS: return m->dist_frame;
+	case IVY_VGIC_GRP_CPU_REGS: return m->cpu_frame;
+	case IVY_VGIC_GRP_REDIST_REGS: return m->redist_frame ? m->redist_frame(offset) : NULL;
+	case IVY_VGIC_GRP_CPU_SYSREGS:
+		/* The system-register table is keyed by encoding * 8 (vgic_v3_cpuif.c). */
+		if (*offset > 0xffff)
+			return NULL;
+		*offset *= 8;
+		return m->sysreg_frame;
+	default: return NULL;
+	}
+}
+
 static int vgic_regs_access(struct vgic_dist *dist, const struct ivy_device_attr *attr, bool write)
 {
-	const struct vgic_frame *frame =
-		attr->group == IVY_VGIC_GRP_DIST_REGS ? &vgic_v2_dist_frame : &vgic_v2_cpu_frame;
 	uint32_t offset = (uint32_t)(attr->attr & IVY_VGIC_OFFSET_MASK);
+	const struct vgic_frame *frame = vgic_attr_frame(dist, attr->group, &offset);
+	/* GICv3's distributor has no banked registers: no vCPU to name. */
+	bool need_cpu = !(dist->model->cpu_by_mpidr && attr->group == IVY_VGIC_GRP_DIST_REGS);
+	/* CPU_SYSREGS values are 64 bits (the implemented ICC registers hold 32). */
+	bool wide = attr->group == IVY_VGIC_GRP_CPU_SYSREGS;
 	struct vgic_access acc;
-	uint32_t *val = attr->addr;
+	uint32_t v32;
 	int ret;
 
-	if (attr->attr & ~(IVY_VGIC_CPUID_MASK | IVY_VGIC_OFFSET_MASK))
+	if (!frame)
+		return -ENXIO;
+	if (!dist->model->cpu_by_mpidr &&
+	    (attr->attr & ~(IVY_VGIC_CPUID_MASK | IVY_VGIC_OFFSET_MASK)))
 		return -EINVAL;
-	ret = vgic_parse_cpu(dist, attr->attr, &acc);
+	ret = vgic_parse_cpu(dist, attr->attr, need_cpu, &acc);
 	if (ret)
 		return ret;
-	return write ? vgic_host_write(frame, &acc, offset, *val)
-		     : vgic_host_read(frame, &acc, offset, val);
+	if (write) {
+		uint64_t v = wide ? *(const uint64_t *)attr->addr : *(const uint32_t *)attr->addr;
+
+		if (v >> 32)
+			return -EINVAL;
+		return vgic_host_write(frame, &acc, offset, (uint32_t)v);
+	}
+	ret = vgic_host_read(frame, &acc, offset, &v32);
+	if (!ret && wide)
+		*(uint64_t *)attr->addr = v32;
+	else if (!ret)
+		*(uint32_t *)attr->addr = v32;
+	return ret;
 }
 
 static int vgic_level_info(struct vgic_dist *dist, const struct ivy_device_attr *attr, bool write)
@@ -304,9 +447,10 @@ static int vgic_level_info(struct vgic_dist *dist, const struct ivy_device_attr 
 	struct vgic_access acc;
 	int ret;
 
-	if (info != IVY_VGIC_LEVEL_INFO_LINE_LEVEL || (intid & 31) || (attr->attr >> 40) != 0)
+	if (info != IVY_VGIC_LEVEL_INFO_LINE_LEVEL || (intid & 31) ||
+	    (!dist->model->cpu_by_mpidr && (attr->attr >> 40) != 0))
 		return -EINVAL;
-	ret = vgic_parse_cpu(dist, attr->attr, &acc);
+	ret = vgic_parse_cpu(dist, attr->attr, true, &acc);
 	if (ret)
 		return ret;
 	if (intid >= dist->nr_irqs)
@@ -376,7 +520,7 @@ static int vgic_set_u32(struct vgic_dist *dist, uint32_t *field, uint32_t val, b
 	return ret;
 }
 
-static int vgic_v2_set_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
+static int vgic_set_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
 {
 	struct vgic_dist *dist = dev->priv;
 
@@ -401,9 +545,13 @@ static int vgic_v2_set_attr(struct ivy_device *dev, const struct ivy_device_attr
 	}
 	case IVY_VGIC_GRP_CTRL: return vgic_ctrl(dist, attr);
 	case IVY_VGIC_GRP_DIST_REGS:
-	case IVY_VGIC_GRP_CPU_REGS: return vgic_regs_access(dist, attr, true);
+	case IVY_VGIC_GRP_CPU_REGS:
+	case IVY_VGIC_GRP_REDIST_REGS:
+	case IVY_VGIC_GRP_CPU_SYSREGS: return vgic_regs_access(dist, attr, true);
 	case IVY_VGIC_GRP_LEVEL_INFO: return vgic_level_info(dist, attr, true);
 	case IVY_VGIC_GRP_V2M: {
+		if (!dist->model->sgi_sources)
+			return -ENXIO;
 		uint32_t v = *(const uint32_t *)attr->addr;
 
 		if (attr->attr == IVY_VGIC_V2M_SPI_BASE)
@@ -416,16 +564,16 @@ static int vgic_v2_set_attr(struct ivy_device *dev, const struct ivy_device_attr
 	}
 }
 
-static int vgic_v2_get_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
+static int vgic_get_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
 {
 	struct vgic_dist *dist = dev->priv;
+	const struct vgic_addr_desc *desc;
 	ivy_gpa_t *slot;
-	uint64_t size;
 	int ret;
 
 	switch (attr->group) {
 	case IVY_VGIC_GRP_ADDR:
-		ret = vgic_attr_addr(dist, attr->attr, &slot, &size);
+		ret = vgic_attr_addr(dist, attr->attr, &slot, &desc);
 		if (ret)
 			return ret;
 		pthread_mutex_lock(&dist->config_lock);
@@ -447,10 +595,12 @@ static int vgic_v2_get_attr(struct ivy_device *dev, const struct ivy_device_attr
 		pthread_mutex_unlock(&dist->config_lock);
 		return 0;
 	case IVY_VGIC_GRP_DIST_REGS:
-	case IVY_VGIC_GRP_CPU_REGS: return vgic_regs_access(dist, attr, false);
+	case IVY_VGIC_GRP_CPU_REGS:
+	case IVY_VGIC_GRP_REDIST_REGS:
+	case IVY_VGIC_GRP_CPU_SYSREGS: return vgic_regs_access(dist, attr, false);
 	case IVY_VGIC_GRP_LEVEL_INFO: return vgic_level_info(dist, attr, false);
 	case IVY_VGIC_GRP_V2M:
-		if (attr->attr > IVY_VGIC_V2M_NR_SPIS)
+		if (attr->attr > IVY_VGIC_V2M_NR_SPIS || !dist->model->sgi_sources)
 			return -ENXIO;
 		pthread_mutex_lock(&dist->config_lock);
 		*(uint32_t *)attr->addr = attr->attr == IVY_VGIC_V2M_SPI_BASE ? dist->v2m_spi_base
@@ -461,17 +611,17 @@ static int vgic_v2_get_attr(struct ivy_device *dev, const struct ivy_device_attr
 	}
 }
 
-static int vgic_v2_has_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
+static int vgic_has_attr(struct ivy_device *dev, const struct ivy_device_attr *attr)
 {
 	struct vgic_dist *dist = dev->priv;
+	const struct vgic_addr_desc *desc;
 	const struct vgic_frame *frame;
 	const struct vgic_reg *r;
 	ivy_gpa_t *slot;
-	uint64_t size;
 	uint32_t offset;
 
 	switch (attr->group) {
-	case IVY_VGIC_GRP_ADDR: return vgic_attr_addr(dist, attr->attr, &slot, &size);
+	case IVY_VGIC_GRP_ADDR: return vgic_attr_addr(dist, attr->attr, &slot, &desc);
 	case IVY_VGIC_GRP_NR_IRQS: return attr->attr ? -ENXIO : 0;
 	case IVY_VGIC_GRP_CTRL:
 		return attr->attr == IVY_VGIC_CTRL_INIT || attr->attr == IVY_VGIC_CTRL_NR_LRS
@@ -479,17 +629,19 @@ static int vgic_v2_has_attr(struct ivy_device *dev, const struct ivy_device_attr
 			       : -ENXIO;
 	case IVY_VGIC_GRP_DIST_REGS:
 	case IVY_VGIC_GRP_CPU_REGS:
-		frame = attr->group == IVY_VGIC_GRP_DIST_REGS ? &vgic_v2_dist_frame
-							      : &vgic_v2_cpu_frame;
+	case IVY_VGIC_GRP_REDIST_REGS:
+	case IVY_VGIC_GRP_CPU_SYSREGS:
 		offset = (uint32_t)(attr->attr & IVY_VGIC_OFFSET_MASK);
-		r = (offset & 3) ? NULL : vgic_frame_find(frame, offset);
+		frame = vgic_attr_frame(dist, attr->group, &offset);
+		r = (!frame || (offset & 3)) ? NULL : vgic_frame_find(frame, offset);
 		return r && !(r->flags & VGIC_REG_NO_HOST) ? 0 : -ENXIO;
 	case IVY_VGIC_GRP_LEVEL_INFO:
 		return ((attr->attr & IVY_VGIC_LEVEL_INFO_MASK) >> IVY_VGIC_LEVEL_INFO_SHIFT) ==
 				       IVY_VGIC_LEVEL_INFO_LINE_LEVEL
 			       ? 0
 			       : -ENXIO;
-	case IVY_VGIC_GRP_V2M: return attr->attr <= IVY_VGIC_V2M_NR_SPIS ? 0 : -ENXIO;
+	case IVY_VGIC_GRP_V2M:
+		return attr->attr <= IVY_VGIC_V2M_NR_SPIS && dist->model->sgi_sources ? 0 : -ENXIO;
 	default: return -ENXIO;
 	}
 }
@@ -498,9 +650,20 @@ const struct device_type vgic_v2_device_type = {
 	.type = IVY_DEV_TYPE_ARM_VGIC_V2,
 	.name = "GICv2",
 	.create = vgic_v2_create,
-	.destroy = vgic_v2_destroy,
-	.set_attr = vgic_v2_set_attr,
-	.get_attr = vgic_v2_get_attr,
-	.has_attr = vgic_v2_has_attr,
-	.vcpu_create = vgic_v2_vcpu_create,
+	.destroy = vgic_destroy,
+	.set_attr = vgic_set_attr,
+	.get_attr = vgic_get_attr,
+	.has_attr = vgic_has_attr,
+	.vcpu_create = vgic_vcpu_create,
+};
+
+const struct device_type vgic_v3_device_type = {
+	.type = IVY_DEV_TYPE_ARM_VGIC_V3,
+	.name = "GICv3",
+	.create = vgic_v3_create,
+	.destroy = vgic_destroy,
+	.set_attr = vgic_set_attr,
+	.get_attr = vgic_get_attr,
+	.has_attr = vgic_has_attr,
+	.vcpu_create = vgic_vcpu_create,
 };

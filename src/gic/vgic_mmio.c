@@ -41,7 +41,7 @@ int vgic_frame_check(const struct vgic_frame *frame)
 			return -EINVAL;
 		if (r->bits_per_irq) {
 			if (r->read || r->write || r->host_read || r->host_write || !r->irq_read ||
-			    32 % r->bits_per_irq)
+			    64 % r->bits_per_irq || (r->flags & VGIC_REG_64))
 				return -EINVAL;
 		} else if (r->irq_read || r->irq_write || r->host_irq_read || r->host_irq_check ||
 			   r->host_irq_write) {
@@ -68,53 +68,148 @@ static const struct vgic_reg *vgic_mmio_decode(const struct vgic_frame *frame,
 	return r;
 }
 
-static uint32_t vgic_bank_first_intid(const struct vgic_reg *r, uint32_t offset)
+static uint64_t vgic_width_mask(unsigned bits)
 {
-	return (offset - r->offset) * 8 / r->bits_per_irq;
+	return bits >= 64 ? ~0ull : (1ull << bits) - 1;
 }
 
-static uint32_t vgic_bank_read(const struct vgic_reg *r, const struct vgic_access *acc,
-			       uint32_t offset, unsigned len,
-			       uint32_t (*fn)(const struct vgic_access *, struct vgic_irq *))
+static unsigned vgic_reg_bytes(const struct vgic_reg *r)
 {
-	uint32_t first = vgic_bank_first_intid(r, offset);
-	uint32_t nr = len * 8 / r->bits_per_irq;
-	uint32_t mask = r->bits_per_irq == 32 ? ~0u : (1u << r->bits_per_irq) - 1;
-	uint32_t val = 0;
+	return (r->flags & VGIC_REG_64) ? 8 : 4;
+}
 
-	for (uint32_t i = 0; i < nr; i++) {
+/*
+ * The INTIDs an access covers: `nr` whole fields from `first`, or, when the
+ * access is narrower than one field (32-bit halves of GICD_IROUTER), one field
+ * of which bits [shift, shift + len * 8) are accessed.
+ */
+struct vgic_bank_span {
+	uint32_t first, nr, shift;
+	bool partial;
+};
+
+static struct vgic_bank_span vgic_bank_span(const struct vgic_reg *r, uint32_t offset, unsigned len)
+{
+	uint32_t bit = (offset - r->offset) * 8;
+	struct vgic_bank_span sp = { .first = bit / r->bits_per_irq };
+
+	if (len * 8 >= r->bits_per_irq) {
+		sp.nr = len * 8 / r->bits_per_irq;
+	} else {
+		sp.nr = 1;
+		sp.partial = true;
+		sp.shift = bit % r->bits_per_irq;
+	}
+	return sp;
+}
+
+static uint64_t vgic_field_get(const struct vgic_access *acc, struct vgic_irq *irq,
+			       uint64_t (*fn)(const struct vgic_access *, struct vgic_irq *))
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&irq->lock);
+	v = fn(acc, irq);
+	pthread_mutex_unlock(&irq->lock);
+	return v;
+}
+
+static uint64_t vgic_bank_read(const struct vgic_reg *r, const struct vgic_access *acc,
+			       uint32_t offset, unsigned len,
+			       uint64_t (*fn)(const struct vgic_access *, struct vgic_irq *))
+{
+	struct vgic_bank_span sp = vgic_bank_span(r, offset, len);
+	uint64_t mask = vgic_width_mask(r->bits_per_irq), val = 0;
+
+	for (uint32_t i = 0; i < sp.nr; i++) {
 		/* INTIDs the GIC does not implement read as zero (architected, not counted). */
-		struct vgic_irq *irq = vgic_get_irq(acc->dist, acc->vc, first + i);
-		uint32_t field;
+		struct vgic_irq *irq = vgic_get_irq(acc->dist, acc->vc, sp.first + i);
+		uint64_t field;
 
 		if (!irq)
 			continue;
-		pthread_mutex_lock(&irq->lock);
-		field = fn(acc, irq) & mask;
-		pthread_mutex_unlock(&irq->lock);
+		field = vgic_field_get(acc, irq, fn) & mask;
 		vgic_put_irq(acc->dist, irq);
+		if (sp.partial)
+			return (field >> sp.shift) & vgic_width_mask(len * 8);
 		val |= field << (i * r->bits_per_irq);
 	}
 	return val;
 }
 
-static void vgic_bank_write(const struct vgic_reg *r, const struct vgic_access *acc,
-			    uint32_t offset, unsigned len, uint32_t val,
-			    void (*fn)(const struct vgic_access *, struct vgic_irq *, uint32_t))
+/*
+ * Writes a bank: with `check`, every field is validated first and nothing is
+ * written unless all pass. Handlers lock the IRQ themselves (most end in
+ * vgic_queue_irq_unlock()).
+ */
+static int vgic_bank_write(const struct vgic_reg *r, const struct vgic_access *acc, uint32_t offset,
+			   unsigned len, uint64_t val,
+			   void (*fn)(const struct vgic_access *, struct vgic_irq *, uint64_t),
+			   int (*check)(const struct vgic_access *, uint32_t, uint64_t))
 {
-	uint32_t first = vgic_bank_first_intid(r, offset);
-	uint32_t nr = len * 8 / r->bits_per_irq;
-	uint32_t mask = r->bits_per_irq == 32 ? ~0u : (1u << r->bits_per_irq) - 1;
+	struct vgic_bank_span sp = vgic_bank_span(r, offset, len);
+	uint64_t mask = vgic_width_mask(r->bits_per_irq);
+	uint64_t fields[64];
 
-	for (uint32_t i = 0; i < nr; i++) {
-		struct vgic_irq *irq = vgic_get_irq(acc->dist, acc->vc, first + i);
+	for (uint32_t i = 0; i < sp.nr; i++) {
+		fields[i] = (val >> (i * r->bits_per_irq)) & mask;
+		if (sp.partial) {
+			/* Merge the accessed half into the rest of the field. */
+			struct vgic_irq *irq = vgic_get_irq(acc->dist, acc->vc, sp.first);
+			uint64_t part = vgic_width_mask(len * 8) << sp.shift;
+
+			if (!irq)
+				return 0;
+			fields[i] = (vgic_field_get(acc, irq, r->irq_read) & ~part) |
+				    ((val << sp.shift) & part);
+			vgic_put_irq(acc->dist, irq);
+		}
+		if (check) {
+			int ret = check(acc, sp.first + i, fields[i]);
+
+			if (ret)
+				return ret;
+		}
+	}
+	for (uint32_t i = 0; i < sp.nr; i++) {
+		struct vgic_irq *irq = vgic_get_irq(acc->dist, acc->vc, sp.first + i);
 
 		if (!irq)
 			continue;
-		/* Handlers lock the IRQ themselves: most end in vgic_queue_irq_unlock(). */
-		fn(acc, irq, (val >> (i * r->bits_per_irq)) & mask);
+		fn(acc, irq, fields[i]);
 		vgic_put_irq(acc->dist, irq);
 	}
+	return 0;
+}
+
+static uint64_t vgic_plain_read(const struct vgic_reg *r, const struct vgic_access *acc,
+				uint32_t offset, unsigned len,
+				uint64_t (*fn)(const struct vgic_access *, uint32_t))
+{
+	unsigned size = vgic_reg_bytes(r);
+	uint32_t reg = r->offset + ((offset - r->offset) & ~(size - 1));
+
+	if (!fn)
+		return 0;
+	/* Narrow reads return the addressed bytes. */
+	return (fn(acc, reg) >> ((offset - reg) * 8)) & vgic_width_mask(len * 8);
+}
+
+/* The full-register value a narrow write produces (merged with the current one). */
+static uint64_t vgic_plain_merge(const struct vgic_reg *r, const struct vgic_access *acc,
+				 uint32_t offset, unsigned len, uint64_t val, uint32_t *reg)
+{
+	unsigned size = vgic_reg_bytes(r), shift;
+	uint64_t part;
+
+	*reg = r->offset + ((offset - r->offset) & ~(size - 1));
+	if (len >= size)
+		return val;
+	shift = (offset - *reg) * 8;
+	part = vgic_width_mask(len * 8) << shift;
+	if (!r->read)
+		return (val << shift) & part;
+	return (r->read(acc, *reg) & ~part) | ((val << shift) & part);
 }
 
 uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access *acc,
@@ -126,28 +221,27 @@ uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access
 		return 0;
 	if (r->bits_per_irq)
 		return vgic_bank_read(r, acc, (uint32_t)offset, len, r->irq_read);
-	if (!r->read)
-		return 0;
-	/* Plain registers are 32 bits; narrow reads return the addressed bytes. */
-	return (r->read(acc, (uint32_t)offset & ~3u) >> ((offset & 3) * 8)) &
-	       (len == 4 ? 0xffffffffu : (1u << (len * 8)) - 1);
+	return vgic_plain_read(r, acc, (uint32_t)offset, len, r->read);
 }
 
 void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint64_t offset,
 		     unsigned len, uint64_t val)
 {
 	const struct vgic_reg *r = vgic_mmio_decode(frame, acc, offset, len);
+	uint32_t reg;
 
 	if (!r)
 		return;
 	if (r->bits_per_irq) {
 		if (r->irq_write)
-			vgic_bank_write(r, acc, (uint32_t)offset, len, (uint32_t)val, r->irq_write);
+			(void)vgic_bank_write(r, acc, (uint32_t)offset, len, val, r->irq_write,
+					      NULL);
 		return;
 	}
-	/* Plain registers that allow narrow writes handle them by offset (none in GICv2). */
-	if (r->write)
-		r->write(acc, (uint32_t)offset, (uint32_t)val);
+	if (r->write) {
+		val = vgic_plain_merge(r, acc, (uint32_t)offset, len, val, &reg);
+		r->write(acc, reg, val);
+	}
 }
 
 /* Host accesses are 32 bits wide and aligned; an offset without a register is -ENXIO. */
@@ -171,12 +265,11 @@ int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc
 	if (!r)
 		return -ENXIO;
 	if (r->bits_per_irq)
-		*val = vgic_bank_read(r, acc, offset, 4,
-				      r->host_irq_read ? r->host_irq_read : r->irq_read);
-	else if (r->host_read)
-		*val = r->host_read(acc, offset);
+		*val = (uint32_t)vgic_bank_read(r, acc, offset, 4,
+						r->host_irq_read ? r->host_irq_read : r->irq_read);
 	else
-		*val = r->read ? r->read(acc, offset) : 0;
+		*val = (uint32_t)vgic_plain_read(r, acc, offset, 4,
+						 r->host_read ? r->host_read : r->read);
 	return 0;
 }
 
@@ -184,34 +277,26 @@ int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *ac
 		    uint32_t val)
 {
 	const struct vgic_reg *r = vgic_host_decode(frame, offset);
+	uint64_t full;
+	uint32_t reg;
 
 	if (!r)
 		return -ENXIO;
-	if (!r->bits_per_irq) {
-		if (r->host_write)
-			return r->host_write(acc, offset, val);
-		if (r->write) {
-			r->write(acc, offset, val);
-			return 0;
-		}
-		/* A read-only register accepts its own value back (a restore) and nothing else. */
-		return (r->read ? r->read(acc, offset) : 0) == val ? 0 : -EINVAL;
-	}
-	if (r->host_irq_check) {
-		uint32_t first = vgic_bank_first_intid(r, offset);
-		uint32_t nr = 32 / r->bits_per_irq;
-		uint32_t mask = r->bits_per_irq == 32 ? ~0u : (1u << r->bits_per_irq) - 1;
+	if (r->bits_per_irq) {
+		void (*fn)(const struct vgic_access *, struct vgic_irq *, uint64_t) =
+			r->host_irq_write ? r->host_irq_write : r->irq_write;
 
-		for (uint32_t i = 0; i < nr; i++) {
-			int ret = r->host_irq_check(acc, first + i,
-						    (val >> (i * r->bits_per_irq)) & mask);
-			if (ret)
-				return ret;
-		}
+		if (!fn)
+			return 0;
+		return vgic_bank_write(r, acc, offset, 4, val, fn, r->host_irq_check);
 	}
-	if (r->host_irq_write)
-		vgic_bank_write(r, acc, offset, 4, val, r->host_irq_write);
-	else if (r->irq_write)
-		vgic_bank_write(r, acc, offset, 4, val, r->irq_write);
-	return 0;
+	full = vgic_plain_merge(r, acc, offset, 4, val, &reg);
+	if (r->host_write)
+		return r->host_write(acc, reg, full);
+	if (r->write) {
+		r->write(acc, reg, full);
+		return 0;
+	}
+	/* A read-only register accepts its own value back (a restore) and nothing else. */
+	return vgic_plain_read(r, acc, offset, 4, r->read) == val ? 0 : -EINVAL;
 }

@@ -41,263 +41,79 @@
 #define GICC_MIN_BPR	2
 #define GICC_MIN_ABPR	3
 
-static bool cpu_group_enabled(const struct vgic_cpu *vc, const struct vgic_lr *lr)
-{
-	return vc->ctlr & (lr->group1 ? GICC_CTLR_ENABLEGRP1 : GICC_CTLR_ENABLEGRP0);
-}
-
-/* The group priority of an LR under the binary point that applies to its group. */
-static uint32_t cpu_group_priority(const struct vgic_cpu *vc, const struct vgic_lr *lr)
-{
-	uint32_t mask;
-
-	if (!lr->group1 || (vc->ctlr & GICC_CTLR_CBPR))
-		mask = 0xffu << (vc->bpr + 1);
-	else
-		mask = 0xffu << vc->abpr;
-	return lr->priority & mask & 0xffu;
-}
-
-static uint32_t cpu_running_priority(const struct vgic_cpu *vc)
-{
-	return vc->apr ? (uint32_t)__builtin_ctz(vc->apr) << 3 : 0xffu;
-}
-
-/* The highest-priority pending LR of an enabled group (group: 0, 1, or -1 for both). */
-static int cpu_highest_pending(const struct vgic_cpu *vc, int group)
-{
-	int best = -1;
-
-	for (uint32_t i = 0; i < vc->used_lrs; i++) {
-		const struct vgic_lr *lr = &vc->lr[i];
-
-		if (lr->state != VGIC_LR_PENDING || !cpu_group_enabled(vc, lr))
-			continue;
-		if (group >= 0 && lr->group1 != (group == 1))
-			continue;
-		if (best < 0 || lr->priority < vc->lr[best].priority)
-			best = (int)i;
-	}
-	return best;
-}
-
-/* Whether the LR may be signalled now: above the priority mask, and preempting. */
-static bool cpu_can_signal(const struct vgic_cpu *vc, const struct vgic_lr *lr)
-{
-	return lr->priority < vc->pmr && cpu_group_priority(vc, lr) < cpu_running_priority(vc);
-}
-
-static uint32_t cpu_lr_id(const struct vgic_lr *lr)
-{
-	return lr->intid < VGIC_NR_SGIS ? lr->intid | ((uint32_t)lr->source << 10) : lr->intid;
-}
-
-uint32_t vgic_v2_cpu_irq_lines(struct vgic_cpu *vc)
-{
-	int i;
-
-	if (!(vc->hcr & GICH_HCR_EN))
-		return 0;
-	i = cpu_highest_pending(vc, -1);
-	if (i < 0 || !cpu_can_signal(vc, &vc->lr[i]))
-		return 0;
-	/* GIC-CHOICES.md: Group 0 is signalled as FIQ only if FIQEn is set. */
-	if (!vc->lr[i].group1 && (vc->ctlr & GICC_CTLR_FIQEN))
-		return IVY_IRQ_LINE_FIQ;
-	return IVY_IRQ_LINE_IRQ;
-}
-
-static uint32_t cpu_eisr(const struct vgic_cpu *vc)
-{
-	uint32_t eisr = 0;
-
-	for (uint32_t i = 0; i < vc->used_lrs; i++)
-		if (!vc->lr[i].state && vc->lr[i].eoi)
-			eisr |= 1u << i;
-	return eisr;
-}
-
-static uint32_t cpu_elrsr(const struct vgic_cpu *vc)
-{
-	uint32_t elrsr = 0;
-
-	for (uint32_t i = 0; i < vc->dist->nr_lrs; i++)
-		if (i >= vc->used_lrs || (!vc->lr[i].state && !vc->lr[i].eoi))
-			elrsr |= 1u << i;
-	return elrsr;
-}
-
-uint32_t vgic_v2_misr(const struct vgic_cpu *vc)
-{
-	uint32_t hcr = vc->hcr, misr = 0, valid = 0;
-	bool pending = false;
-
-	for (uint32_t i = 0; i < vc->used_lrs; i++) {
-		valid += vc->lr[i].state != 0;
-		pending |= (vc->lr[i].state & VGIC_LR_PENDING) != 0;
-	}
-	if (cpu_eisr(vc))
-		misr |= GICH_MISR_EOI;
-	if ((hcr & GICH_HCR_UIE) && valid <= 1)
-		misr |= GICH_MISR_U;
-	if ((hcr & GICH_HCR_LRENPIE) && (hcr >> GICH_HCR_EOICOUNT_SHIFT))
-		misr |= GICH_MISR_LRENP;
-	if ((hcr & GICH_HCR_NPIE) && !pending)
-		misr |= GICH_MISR_NP;
-	if ((hcr & GICH_HCR_VGRP0EIE) && (vc->ctlr & GICC_CTLR_ENABLEGRP0))
-		misr |= GICH_MISR_VGRP0E;
-	if ((hcr & GICH_HCR_VGRP0DIE) && !(vc->ctlr & GICC_CTLR_ENABLEGRP0))
-		misr |= GICH_MISR_VGRP0D;
-	if ((hcr & GICH_HCR_VGRP1EIE) && (vc->ctlr & GICC_CTLR_ENABLEGRP1))
-		misr |= GICH_MISR_VGRP1E;
-	if ((hcr & GICH_HCR_VGRP1DIE) && !(vc->ctlr & GICC_CTLR_ENABLEGRP1))
-		misr |= GICH_MISR_VGRP1D;
-	return misr;
-}
-
-/*
- * A maintenance interrupt goes to the hypervisor: here it makes the VMM leave
- * the guest, so sync resamples EOIed level interrupts and flush refills LRs.
- */
-static void cpu_maintenance(struct vgic_cpu *vc)
-{
-	if ((vc->hcr & GICH_HCR_EN) && vgic_v2_misr(vc))
-		vgic_kick(vc->dist, vc);
-}
-
-static uint32_t cpu_ack(struct vgic_cpu *vc, int i)
-{
-	struct vgic_lr *lr = &vc->lr[i];
-	uint32_t bit = 1u << (cpu_group_priority(vc, lr) >> 3);
-
-	lr->state = VGIC_LR_ACTIVE;
-	vc->apr |= bit;
-	if (lr->group1)
-		vc->apr_g1 |= bit;
-	vm_trace(vc->dist->vm, IVY_TRACE_IRQ_ACK, (int32_t)vc->index, lr->intid, lr->source);
-	return cpu_lr_id(lr);
-}
-
 /* GICC_IAR: Group 0, and Group 1 if AckCtl is set (else 1022 for a Group 1 winner). */
-static uint32_t cpu_read_iar(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_iar(const struct vgic_access *acc, uint32_t offset)
 {
 	struct vgic_cpu *vc = acc->vc;
-	int i = cpu_highest_pending(vc, -1);
+	int i = vgic_cpuif_highest_pending(vc, -1);
 
 	(void)offset;
-	if (i < 0 || !cpu_can_signal(vc, &vc->lr[i]))
+	if (i < 0 || !vgic_cpuif_can_signal(vc, &vc->lr[i]))
 		return VGIC_INTID_SPURIOUS;
 	if (vc->lr[i].group1 && !(vc->ctlr & GICC_CTLR_ACKCTL))
 		return VGIC_INTID_NOT_GRP0;
-	return cpu_ack(vc, i);
+	return vgic_cpuif_ack(vc, i);
 }
 
 /* GICC_AIAR: Group 1 only. */
-static uint32_t cpu_read_aiar(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_aiar(const struct vgic_access *acc, uint32_t offset)
 {
 	struct vgic_cpu *vc = acc->vc;
-	int i = cpu_highest_pending(vc, 1);
+	int i = vgic_cpuif_highest_pending(vc, 1);
 
 	(void)offset;
-	if (i < 0 || !cpu_can_signal(vc, &vc->lr[i]))
+	if (i < 0 || !vgic_cpuif_can_signal(vc, &vc->lr[i]))
 		return VGIC_INTID_SPURIOUS;
-	return cpu_ack(vc, i);
+	return vgic_cpuif_ack(vc, i);
 }
 
-static uint32_t cpu_read_hppir(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_hppir(const struct vgic_access *acc, uint32_t offset)
 {
 	struct vgic_cpu *vc = acc->vc;
-	int i = cpu_highest_pending(vc, -1);
+	int i = vgic_cpuif_highest_pending(vc, -1);
 
 	(void)offset;
 	if (i < 0)
 		return VGIC_INTID_SPURIOUS;
 	if (vc->lr[i].group1 && !(vc->ctlr & GICC_CTLR_ACKCTL))
 		return VGIC_INTID_NOT_GRP0;
-	return cpu_lr_id(&vc->lr[i]);
+	return vgic_cpuif_lr_id(&vc->lr[i]);
 }
 
-static uint32_t cpu_read_ahppir(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_ahppir(const struct vgic_access *acc, uint32_t offset)
 {
-	int i = cpu_highest_pending(acc->vc, 1);
+	int i = vgic_cpuif_highest_pending(acc->vc, 1);
 
 	(void)offset;
-	return i < 0 ? VGIC_INTID_SPURIOUS : cpu_lr_id(&acc->vc->lr[i]);
-}
-
-/*
- * Deactivation. An interrupt that is not in an LR (it did not fit) is counted
- * in GICH_HCR.EOICount as hardware does, and deactivated in the distributor
- * state directly, which software can do.
- */
-static void cpu_deactivate(struct vgic_cpu *vc, uint32_t id)
-{
-	uint32_t intid = id & 0x3ff, source = (id >> 10) & 7;
-	struct vgic_irq *irq;
-
-	if (intid >= 1020)
-		return;
-	for (uint32_t i = 0; i < vc->used_lrs; i++) {
-		struct vgic_lr *lr = &vc->lr[i];
-
-		if (lr->intid == intid && (lr->state & VGIC_LR_ACTIVE) &&
-		    (intid >= VGIC_NR_SGIS || lr->source == source)) {
-			lr->state &= (uint8_t)~VGIC_LR_ACTIVE;
-			return;
-		}
-	}
-	vc->hcr = (vc->hcr + (1u << GICH_HCR_EOICOUNT_SHIFT)) | (vc->hcr & 0x07ffffffu);
-	irq = vgic_get_irq(vc->dist, vc, intid);
-	if (!irq)
-		return;
-	pthread_mutex_lock(&irq->lock);
-	if (irq->active && (intid >= VGIC_NR_SGIS || irq->active_source == source)) {
-		irq->active = false;
-		vgic_queue_irq_unlock(vc->dist, irq);
-	} else {
-		pthread_mutex_unlock(&irq->lock);
-	}
-	vgic_put_irq(vc->dist, irq);
+	return i < 0 ? VGIC_INTID_SPURIOUS : vgic_cpuif_lr_id(&acc->vc->lr[i]);
 }
 
 /* GICC_EOIR / AEOIR: priority drop, and deactivation unless EOImode is 1. */
-static void cpu_write_eoir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
-{
-	struct vgic_cpu *vc = acc->vc;
-
-	(void)offset;
-	if ((val & 0x3ff) >= 1020)
-		return;
-	if (vc->apr) {
-		uint32_t lowest = vc->apr & -vc->apr;
-
-		vc->apr &= ~lowest;
-		vc->apr_g1 &= ~lowest;
-	}
-	vm_trace(vc->dist->vm, IVY_TRACE_IRQ_EOI, (int32_t)vc->index, val & 0x3ff, 0);
-	if (!(vc->ctlr & GICC_CTLR_EOIMODE))
-		cpu_deactivate(vc, val);
-}
-
-static void cpu_write_dir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_eoir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	cpu_deactivate(acc->vc, val);
+	vgic_cpuif_eoi(acc->vc, (uint32_t)val);
 }
 
-static uint32_t cpu_read_ctlr(const struct vgic_access *acc, uint32_t offset)
+static void cpu_write_dir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
+{
+	(void)offset;
+	vgic_cpuif_deactivate(acc->vc, val);
+}
+
+static uint64_t cpu_read_ctlr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->ctlr;
 }
 
-static void cpu_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->ctlr = val & GICC_CTLR_MASK;
 }
 
-static int cpu_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~GICC_CTLR_MASK)
 		return -EINVAL;
@@ -305,19 +121,19 @@ static int cpu_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, u
 	return 0;
 }
 
-static uint32_t cpu_read_pmr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_pmr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->pmr;
 }
 
-static void cpu_write_pmr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_pmr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->pmr = (uint8_t)(val & VGIC_PRI_MASK);
 }
 
-static int cpu_host_write_pmr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_pmr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~(uint32_t)VGIC_PRI_MASK)
 		return -EINVAL;
@@ -325,20 +141,20 @@ static int cpu_host_write_pmr(const struct vgic_access *acc, uint32_t offset, ui
 	return 0;
 }
 
-static uint32_t cpu_read_bpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_bpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->bpr;
 }
 
-static void cpu_write_bpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_bpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	val &= 7;
 	acc->vc->bpr = (uint8_t)(val < GICC_MIN_BPR ? GICC_MIN_BPR : val);
 }
 
-static int cpu_host_write_bpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_bpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val < GICC_MIN_BPR || val > 7)
 		return -EINVAL;
@@ -347,7 +163,7 @@ static int cpu_host_write_bpr(const struct vgic_access *acc, uint32_t offset, ui
 }
 
 /* With CBPR set, ABPR reads BPR + 1 (saturated) and ignores writes. */
-static uint32_t cpu_read_abpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_abpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	if (acc->vc->ctlr & GICC_CTLR_CBPR)
@@ -355,7 +171,7 @@ static uint32_t cpu_read_abpr(const struct vgic_access *acc, uint32_t offset)
 	return acc->vc->abpr;
 }
 
-static void cpu_write_abpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_abpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	if (acc->vc->ctlr & GICC_CTLR_CBPR)
@@ -364,13 +180,13 @@ static void cpu_write_abpr(const struct vgic_access *acc, uint32_t offset, uint3
 	acc->vc->abpr = (uint8_t)(val < GICC_MIN_ABPR ? GICC_MIN_ABPR : val);
 }
 
-static uint32_t cpu_host_read_abpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_host_read_abpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->abpr;
 }
 
-static int cpu_host_write_abpr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_abpr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	if (val < GICC_MIN_ABPR || val > 7)
@@ -379,39 +195,39 @@ static int cpu_host_write_abpr(const struct vgic_access *acc, uint32_t offset, u
 	return 0;
 }
 
-static uint32_t cpu_read_rpr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_rpr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
-	return cpu_running_priority(acc->vc);
+	return vgic_cpuif_running_priority(acc->vc);
 }
 
-static uint32_t cpu_read_apr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_apr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->apr;
 }
 
-static void cpu_write_apr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_apr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->apr = val;
 	acc->vc->apr_g1 &= val;
 }
 
-static uint32_t cpu_read_nsapr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_nsapr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->apr_g1;
 }
 
-static void cpu_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void cpu_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	acc->vc->apr_g1 = val & acc->vc->apr;
 }
 
 /* Restore APR0 before NSAPR0: the Group 1 bits must be a subset. */
-static int cpu_host_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int cpu_host_write_nsapr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~acc->vc->apr)
 		return -EINVAL;
@@ -419,7 +235,7 @@ static int cpu_host_write_nsapr(const struct vgic_access *acc, uint32_t offset, 
 	return 0;
 }
 
-static uint32_t cpu_read_iidr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t cpu_read_iidr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)acc;
 	(void)offset;
@@ -526,7 +342,7 @@ static uint64_t cpu_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offs
 	if (!acc.vc)
 		return 0;
 	val = vgic_mmio_read(&vgic_v2_cpu_frame, &acc, offset, len);
-	cpu_maintenance(acc.vc);
+	vgic_cpuif_maintenance(acc.vc);
 	return val;
 }
 
@@ -538,7 +354,7 @@ static void cpu_mmio_write(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset,
 	if (!acc.vc)
 		return;
 	vgic_mmio_write(&vgic_v2_cpu_frame, &acc, offset, len, val);
-	cpu_maintenance(acc.vc);
+	vgic_cpuif_maintenance(acc.vc);
 }
 
 const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops = {
@@ -558,13 +374,13 @@ const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops = {
 #define GICH_APR    0x0f0
 #define GICH_LR0    0x100
 
-static uint32_t gich_read_hcr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_hcr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->hcr;
 }
 
-static int gich_write_hcr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_hcr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	if (val & 0x07ffff00u)
@@ -574,13 +390,13 @@ static int gich_write_hcr(const struct vgic_access *acc, uint32_t offset, uint32
 }
 
 /* ListRegs - 1, PREbits - 1 = 4, PRIbits - 1 = 4. */
-static uint32_t gich_read_vtr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_vtr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return (acc->dist->nr_lrs - 1) | (4u << 26) | (4u << 29);
 }
 
-static uint32_t gich_read_vmcr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_vmcr(const struct vgic_access *acc, uint32_t offset)
 {
 	const struct vgic_cpu *vc = acc->vc;
 
@@ -589,7 +405,7 @@ static uint32_t gich_read_vmcr(const struct vgic_access *acc, uint32_t offset)
 	       ((uint32_t)vc->bpr << 21) | ((uint32_t)(vc->pmr >> 3) << 27);
 }
 
-static int gich_write_vmcr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_vmcr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	struct vgic_cpu *vc = acc->vc;
 	uint32_t abpr = (val >> 18) & 7, bpr = (val >> 21) & 7;
@@ -604,36 +420,36 @@ static int gich_write_vmcr(const struct vgic_access *acc, uint32_t offset, uint3
 	return 0;
 }
 
-static uint32_t gich_read_misr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_misr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
-	return vgic_v2_misr(acc->vc);
+	return vgic_cpuif_misr(acc->vc);
 }
 
-static uint32_t gich_read_eisr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_eisr(const struct vgic_access *acc, uint32_t offset)
 {
-	return offset == GICH_EISR0 ? cpu_eisr(acc->vc) : 0;
+	return offset == GICH_EISR0 ? vgic_cpuif_eisr(acc->vc) : 0;
 }
 
-static uint32_t gich_read_elrsr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_elrsr(const struct vgic_access *acc, uint32_t offset)
 {
-	return offset == GICH_ELRSR0 ? cpu_elrsr(acc->vc) : 0;
+	return offset == GICH_ELRSR0 ? vgic_cpuif_elrsr(acc->vc) : 0;
 }
 
-static uint32_t gich_read_apr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_apr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return acc->vc->apr;
 }
 
-static int gich_write_apr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_apr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	cpu_write_apr(acc, offset, val);
 	return 0;
 }
 
 /* GICH_LR (IHI 0048B 5.3.11): VirtualID, CPUID, EOI, Priority[7:3], State, Grp1, HW. */
-static uint32_t gich_read_lr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t gich_read_lr(const struct vgic_access *acc, uint32_t offset)
 {
 	uint32_t n = (offset - GICH_LR0) / 4;
 	const struct vgic_lr *lr = &acc->vc->lr[n];
@@ -645,7 +461,7 @@ static uint32_t gich_read_lr(const struct vgic_access *acc, uint32_t offset)
 	       ((uint32_t)lr->group1 << 30);
 }
 
-static int gich_write_lr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int gich_write_lr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	struct vgic_cpu *vc = acc->vc;
 	uint32_t n = (offset - GICH_LR0) / 4, intid = val & 0x3ff;

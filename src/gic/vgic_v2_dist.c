@@ -49,13 +49,13 @@ static bool is_v2_sgi(const struct vgic_irq *irq)
 	return irq->intid < VGIC_NR_SGIS;
 }
 
-static uint32_t dist_read_ctlr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_ctlr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return atomic_load_explicit(&acc->dist->ctlr, memory_order_relaxed) & 3u;
 }
 
-static void dist_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void dist_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	uint32_t old = atomic_exchange_explicit(&acc->dist->ctlr, val & 3u, memory_order_relaxed);
 
@@ -65,7 +65,7 @@ static void dist_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint
 		vgic_requeue_all(acc->dist);
 }
 
-static int dist_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int dist_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	if (val & ~3u)
 		return -EINVAL;
@@ -73,152 +73,29 @@ static int dist_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, 
 	return 0;
 }
 
-static uint32_t dist_read_typer(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_typer(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return (acc->dist->nr_irqs / 32 - 1) | ((acc->dist->nr_cpus - 1) << 5);
 }
 
-static uint32_t dist_read_iidr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_iidr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)acc;
 	(void)offset;
 	return GICD_IIDR_VALUE;
 }
 
-/* Finishes a change that may make an IRQ deliverable, or stop it being so. */
-static void dist_update_unlock(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	vgic_queue_irq_unlock(acc->dist, irq);
-}
-
-static uint32_t dist_read_group(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->group;
-}
-
-static void dist_write_group(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	pthread_mutex_lock(&irq->lock);
-	irq->group = (uint8_t)field;
-	dist_update_unlock(acc, irq);
-}
-
-static uint32_t dist_read_enable(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->enabled;
-}
-
-static void dist_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->enabled = true;
-	dist_update_unlock(acc, irq);
-}
-
-/* GIC-CHOICES.md: SGIs are always enabled; ICENABLER writes to them are ignored. */
-static void dist_write_cenable(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->enabled = false;
-	dist_update_unlock(acc, irq);
-}
-
-static uint32_t dist_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return vgic_irq_is_pending(irq);
-}
-
-/* The host saves the latch; the line level travels through LEVEL_INFO. */
-static uint32_t dist_host_read_pending(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->pending_latch;
-}
-
 /* GIC-CHOICES.md: SGI pending state changes only through SGIR and C/SPENDSGIR. */
-static void dist_write_spending(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->pending_latch = true;
-	dist_update_unlock(acc, irq);
-}
-
-static void dist_write_cpending(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	if (!field || is_v2_sgi(irq))
-		return;
-	pthread_mutex_lock(&irq->lock);
-	/* A level interrupt whose line is high stays pending (pending = latch OR line). */
-	irq->pending_latch = false;
-	dist_update_unlock(acc, irq);
-}
-
-static uint32_t dist_read_active(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->active;
-}
-
-static void dist_write_sactive(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	if (!field)
-		return;
-	pthread_mutex_lock(&irq->lock);
-	if (!irq->active && is_v2_sgi(irq))
-		irq->active_source = (uint8_t)acc->vc->index;
-	irq->active = true;
-	dist_update_unlock(acc, irq);
-}
-
-static void dist_write_cactive(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	if (!field)
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->active = false;
-	dist_update_unlock(acc, irq);
-}
-
-static uint32_t dist_read_priority(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->priority;
-}
-
-/* GIC-CHOICES.md: 5 priority bits; a field written 0xff reads 0xf8. */
-static void dist_write_priority(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	pthread_mutex_lock(&irq->lock);
-	irq->priority = (uint8_t)(field & VGIC_PRI_MASK);
-	dist_update_unlock(acc, irq);
-}
-
-static int dist_check_priority(const struct vgic_access *acc, uint32_t intid, uint32_t field)
-{
-	(void)acc;
-	(void)intid;
-	return (field & ~VGIC_PRI_MASK) ? -EINVAL : 0;
-}
-
 /* GIC-CHOICES.md: ITARGETSR0-7 read the accessing CPU's bit in every byte. */
-static uint32_t dist_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
 		return 1u << acc->vc->index;
 	return irq->targets;
 }
 
-static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
 		return;
@@ -226,18 +103,18 @@ static void dist_write_target(const struct vgic_access *acc, struct vgic_irq *ir
 	/* Target bits of absent CPUs read as zero. */
 	irq->targets = (uint8_t)(field & acc->dist->present_cpus);
 	vgic_set_spi_target(irq, acc->dist);
-	dist_update_unlock(acc, irq);
+	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
 /* The host view of SGI targets is the active instance's source (see ivy/gic.h). */
-static uint32_t dist_host_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_host_read_target(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	if (is_v2_sgi(irq))
 		return irq->active ? 1u << irq->active_source : 0;
 	return dist_read_target(acc, irq);
 }
 
-static int dist_check_target(const struct vgic_access *acc, uint32_t intid, uint32_t field)
+static int dist_check_target(const struct vgic_access *acc, uint32_t intid, uint64_t field)
 {
 	uint32_t present = acc->dist->present_cpus;
 
@@ -249,7 +126,7 @@ static int dist_check_target(const struct vgic_access *acc, uint32_t intid, uint
 }
 
 static void dist_host_write_target(const struct vgic_access *acc, struct vgic_irq *irq,
-				   uint32_t field)
+				   uint64_t field)
 {
 	if (is_v2_sgi(irq)) {
 		pthread_mutex_lock(&irq->lock);
@@ -261,39 +138,11 @@ static void dist_host_write_target(const struct vgic_access *acc, struct vgic_ir
 	dist_write_target(acc, irq, field);
 }
 
-/* GIC-CHOICES.md: SGIs read edge (0b10), PPIs level (0b00), both read-only. */
-static uint32_t dist_read_config(const struct vgic_access *acc, struct vgic_irq *irq)
-{
-	(void)acc;
-	return irq->config == VGIC_CONFIG_EDGE ? 2u : 0u;
-}
-
-static void dist_write_config(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
-{
-	if (irq->intid < VGIC_NR_PRIVATE_IRQS)
-		return;
-	pthread_mutex_lock(&irq->lock);
-	irq->config = (field & 2u) ? VGIC_CONFIG_EDGE : VGIC_CONFIG_LEVEL;
-	dist_update_unlock(acc, irq);
-}
-
-static int dist_check_config(const struct vgic_access *acc, uint32_t intid, uint32_t field)
-{
-	(void)acc;
-	if (field & 1u)
-		return -EINVAL;
-	if (intid < VGIC_NR_SGIS)
-		return field == 2u ? 0 : -EINVAL;
-	if (intid < VGIC_NR_PRIVATE_IRQS)
-		return field == 0u ? 0 : -EINVAL;
-	return 0;
-}
-
 /*
  * GICD_SGIR (IHI 0048B 4.3.15). GIC-CHOICES.md: TargetListFilter 0b11 sends
  * nothing; target bits of absent CPUs are ignored.
  */
-static void dist_write_sgir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void dist_write_sgir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	struct vgic_dist *dist = acc->dist;
 	uint32_t self = acc->vc->index;
@@ -321,7 +170,7 @@ static void dist_write_sgir(const struct vgic_access *acc, uint32_t offset, uint
 	}
 }
 
-static int dist_host_write_sgir(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static int dist_host_write_sgir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	/* Write-only and stateless: nothing to restore. */
 	(void)acc;
@@ -330,23 +179,23 @@ static int dist_host_write_sgir(const struct vgic_access *acc, uint32_t offset, 
 	return 0;
 }
 
-static uint32_t dist_read_sgi_sources(const struct vgic_access *acc, struct vgic_irq *irq)
+static uint64_t dist_read_sgi_sources(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
 	return irq->source;
 }
 
-static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_cpendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	if (!field)
 		return;
 	pthread_mutex_lock(&irq->lock);
 	irq->source &= (uint8_t)~field;
 	irq->pending_latch = irq->source != 0;
-	dist_update_unlock(acc, irq);
+	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
-static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint32_t field)
+static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)
 {
 	field &= acc->dist->present_cpus;
 	if (!field)
@@ -354,17 +203,17 @@ static void dist_write_spendsgi(const struct vgic_access *acc, struct vgic_irq *
 	pthread_mutex_lock(&irq->lock);
 	irq->source |= (uint8_t)field;
 	irq->pending_latch = true;
-	dist_update_unlock(acc, irq);
+	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
-static int dist_check_sgi_sources(const struct vgic_access *acc, uint32_t intid, uint32_t field)
+static int dist_check_sgi_sources(const struct vgic_access *acc, uint32_t intid, uint64_t field)
 {
 	(void)intid;
 	return (field & ~acc->dist->present_cpus) ? -EINVAL : 0;
 }
 
 /* PIDR4-7, PIDR0-3, CIDR0-3: GIC-400's identification (ArchRev 2 in PIDR2). */
-static uint32_t dist_read_id(const struct vgic_access *acc, uint32_t offset)
+static uint64_t dist_read_id(const struct vgic_access *acc, uint32_t offset)
 {
 	static const uint8_t id[12] = {
 		0x04, 0, 0, 0, 0x90, 0xb4, 0x2b, 0, 0x0d, 0xf0, 0x05, 0xb1
@@ -393,53 +242,53 @@ static const struct vgic_reg dist_regs[] = {
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_group,
-	  .irq_write = dist_write_group },
+	  .irq_read = vgic_read_group,
+	  .irq_write = vgic_write_group },
 	{ .offset = GICD_ISENABLER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_enable,
-	  .irq_write = dist_write_senable },
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_senable },
 	{ .offset = GICD_ICENABLER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_enable,
-	  .irq_write = dist_write_cenable },
+	  .irq_read = vgic_read_enable,
+	  .irq_write = vgic_write_cenable },
 	{ .offset = GICD_ISPENDR,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_pending,
-	  .irq_write = dist_write_spending,
-	  .host_irq_read = dist_host_read_pending },
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_spending,
+	  .host_irq_read = vgic_host_read_pending },
 	{ .offset = GICD_ICPENDR,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_pending,
-	  .irq_write = dist_write_cpending,
-	  .host_irq_read = dist_host_read_pending },
+	  .irq_read = vgic_read_pending,
+	  .irq_write = vgic_write_cpending,
+	  .host_irq_read = vgic_host_read_pending },
 	{ .offset = GICD_ISACTIVER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_active,
-	  .irq_write = dist_write_sactive },
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_sactive },
 	{ .offset = GICD_ICACTIVER,
 	  .len = BANK1,
 	  .bits_per_irq = 1,
 	  .widths = W32,
-	  .irq_read = dist_read_active,
-	  .irq_write = dist_write_cactive },
+	  .irq_read = vgic_read_active,
+	  .irq_write = vgic_write_cactive },
 	{ .offset = GICD_IPRIORITYR,
 	  .len = BANK8,
 	  .bits_per_irq = 8,
 	  .widths = W8_32,
-	  .irq_read = dist_read_priority,
-	  .irq_write = dist_write_priority,
-	  .host_irq_check = dist_check_priority },
+	  .irq_read = vgic_read_priority,
+	  .irq_write = vgic_write_priority,
+	  .host_irq_check = vgic_check_priority },
 	{ .offset = GICD_ITARGETSR,
 	  .len = BANK8,
 	  .bits_per_irq = 8,
@@ -453,9 +302,9 @@ static const struct vgic_reg dist_regs[] = {
 	  .len = BANK2,
 	  .bits_per_irq = 2,
 	  .widths = W32,
-	  .irq_read = dist_read_config,
-	  .irq_write = dist_write_config,
-	  .host_irq_check = dist_check_config },
+	  .irq_read = vgic_read_config,
+	  .irq_write = vgic_write_config,
+	  .host_irq_check = vgic_check_config },
 	{ .offset = GICD_SGIR,
 	  .len = 4,
 	  .widths = W32,
@@ -485,13 +334,6 @@ const struct vgic_frame vgic_v2_dist_frame = {
 	.nr_regs = IVY_ARRAY_SIZE(dist_regs),
 };
 
-/*
- * A distributor access leaves the guest on KVM, so the vCPU's list registers
- * are folded back first and refilled after: the guest reads state that
- * includes its own acknowledges and EOIs, and sees its own changes (an SGI to
- * itself, a disabled interrupt retired) at once. Other vCPUs fold theirs at
- * their next exit.
- */
 static uint64_t dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)
 {
 	struct vgic_access acc = { .dist = opaque, .vc = vcpu ? vcpu->vgic : NULL };
@@ -500,12 +342,9 @@ static uint64_t dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t off
 
 	if (!acc.vc)
 		return 0;
-	loaded = atomic_load_explicit(&acc.vc->loaded, memory_order_relaxed);
-	if (loaded)
-		vgic_sync_cpu(acc.vc);
+	loaded = vgic_mmio_enter(acc.vc);
 	val = vgic_mmio_read(&vgic_v2_dist_frame, &acc, offset, len);
-	if (loaded)
-		vgic_flush_cpu(acc.vc);
+	vgic_mmio_leave(acc.vc, loaded);
 	return val;
 }
 
@@ -517,12 +356,9 @@ static void dist_mmio_write(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset
 
 	if (!acc.vc)
 		return;
-	loaded = atomic_load_explicit(&acc.vc->loaded, memory_order_relaxed);
-	if (loaded)
-		vgic_sync_cpu(acc.vc);
+	loaded = vgic_mmio_enter(acc.vc);
 	vgic_mmio_write(&vgic_v2_dist_frame, &acc, offset, len, val);
-	if (loaded)
-		vgic_flush_cpu(acc.vc);
+	vgic_mmio_leave(acc.vc, loaded);
 }
 
 const struct ivy_mmio_ops vgic_v2_dist_mmio_ops = {

@@ -31,19 +31,19 @@ int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid)
 	return 1;
 }
 
-static uint32_t v2m_read_typer(const struct vgic_access *acc, uint32_t offset)
+static uint64_t v2m_read_typer(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
 	return (acc->dist->v2m_spi_base << 16) | acc->dist->v2m_nr_spis;
 }
 
-static void v2m_write_setspi(const struct vgic_access *acc, uint32_t offset, uint32_t val)
+static void v2m_write_setspi(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
 	(void)vgic_v2m_setspi(acc->dist, val & 0x3ff);
 }
 
-static uint32_t v2m_read_iidr(const struct vgic_access *acc, uint32_t offset)
+static uint64_t v2m_read_iidr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)acc;
 	(void)offset;
