@@ -85,7 +85,7 @@ check-format:
 
 bench: deps
 	@$(SUB) $(RELEASE) benches
-	@for b in build/release/bench/bench_*; do $$b || echo "{\"bench\":\"$$(basename $$b)\",\"error\":\"exit $$?\"}"; done
+	@for b in build/release/bench/bench_*; do [ -x "$$b" ] || continue; $$b || echo "{\"bench\":\"$$(basename $$b)\",\"error\":\"exit $$?\"}"; done
 
 fuzz: deps
 	@$(SUB) $(FUZZ) fuzzers

@@ -52,6 +52,11 @@ struct ivy_mmio_region {
 	uint64_t len;
 	const struct ivy_mmio_ops *ops;
 	void *opaque;
+	/*
+	 * Set when the region was removed but a smaller table could not be
+	 * allocated: it stays in the table, unclaimed, until the next publish.
+	 */
+	atomic_bool removed;
 };
 
 /* An immutable, sorted snapshot of the bus; replaced whole by writers. */
@@ -97,6 +102,8 @@ struct ivy_vcpu {
 	 * the table and leaving the handler); written only by that thread.
 	 */
 	atomic_uint bus_gen;
+	/* Counters bumped on this vCPU's thread only (no shared cache line); summed on read. */
+	_Atomic uint64_t stats[IVY_STAT_NR];
 	/* Per-vCPU state of the subsystems, owned by them. */
 	struct vgic_cpu *vgic;
 	struct ioreq_vcpu *ioreq;
@@ -167,6 +174,14 @@ static inline void vm_stat_inc(struct ivy_vm *vm, enum ivy_stat stat)
 	atomic_fetch_add_explicit(&vm->stats[stat], 1, memory_order_relaxed);
 }
 
+/* For counters bumped on the vCPU's own thread: a plain add, no locked instruction. */
+static inline void vcpu_stat_inc(struct ivy_vcpu *vcpu, enum ivy_stat stat)
+{
+	uint64_t v = atomic_load_explicit(&vcpu->stats[stat], memory_order_relaxed);
+
+	atomic_store_explicit(&vcpu->stats[stat], v + 1, memory_order_relaxed);
+}
+
 static inline bool vm_is_destroyed(const struct ivy_vm *vm)
 {
 	return atomic_load_explicit(&vm->destroyed, memory_order_acquire);
@@ -183,6 +198,12 @@ bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len);
 int mmio_register_locked(struct ivy_vm *vm, ivy_gpa_t base, uint64_t len,
 			 const struct ivy_mmio_ops *ops, void *opaque,
 			 struct ivy_mmio_region **out);
+
+/* ivy_mmio_unregister() for teardown paths: cannot fail for a registered region. */
+void mmio_remove(struct ivy_vm *vm, struct ivy_mmio_region *region);
+
+/* Prepares the bus's memory-barrier strategy; called at VM creation. */
+void mmio_bus_init(void);
 
 /* Bus teardown at VM destruction: drops every remaining region. */
 void mmio_bus_release(struct ivy_vm *vm);

@@ -6,6 +6,7 @@
  * the types only decode their own groups.
  */
 #include "core.h"
+#include "gic/its.h"
 #include "gic/vgic.h"
 
 #include <errno.h>
@@ -15,6 +16,7 @@
 static const struct device_type *const builtin_types[] = {
 	&vgic_v2_device_type,
 	&vgic_v3_device_type,
+	&its_device_type,
 };
 
 /* Protects: extra_types. */

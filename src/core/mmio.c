@@ -11,12 +11,22 @@
  * removed region. That is read-copy-update with per-vCPU counters: the hot
  * path touches only its own cache line and the table, and a handler can be
  * unregistered while another vCPU is inside it without a use-after-free.
+ *
+ * The reader's "inside" mark must be ordered before its load of the table,
+ * which takes a full fence. Where the kernel offers membarrier(2), the writer
+ * pays for that fence instead (an expedited barrier on every thread of the
+ * process) and the reader needs only a compiler barrier: this is the
+ * asymmetric-fence scheme of userspace RCU, and it takes the hot path from
+ * ~18 ns to a few ns (bench/bench_mmio.c).
  */
 #include "core.h"
 #include "ioreq/ioreq.h"
 
 #include <errno.h>
+#include <linux/membarrier.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +38,11 @@ static struct mmio_table *bus_table_locked(struct ivy_vm *vm)
 	return atomic_load_explicit(&vm->bus_table, memory_order_relaxed);
 }
 
+static bool region_live(const struct ivy_mmio_region *r)
+{
+	return !atomic_load_explicit(&r->removed, memory_order_relaxed);
+}
+
 bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
 {
 	struct mmio_table *t = bus_table_locked(vm);
@@ -35,20 +50,55 @@ bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
 	for (uint32_t i = 0; t && i < t->nr; i++) {
 		const struct ivy_mmio_region *r = t->regions[i];
 
-		if (gpa < r->base + r->len && r->base < gpa + len)
+		if (region_live(r) && gpa < r->base + r->len && r->base < gpa + len)
 			return true;
 	}
 	return false;
 }
 
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+static atomic_bool membarrier_ok;
+
+static void membarrier_probe(void)
+{
+	long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0);
+
+	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+		atomic_store_explicit(&membarrier_ok, true, memory_order_relaxed);
+}
+
+/* Called once before a VM's bus is used: decides which side pays for the fence. */
+void mmio_bus_init(void)
+{
+	pthread_once(&membarrier_once, membarrier_probe);
+}
+
+/* The reader's half of the fence pair (see the top of the file). */
+static inline void bus_reader_fence(void)
+{
+	if (atomic_load_explicit(&membarrier_ok, memory_order_relaxed))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* The writer's half: a real fence on every running thread when membarrier(2) works. */
+static void bus_writer_fence(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&membarrier_ok, memory_order_relaxed))
+		(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
+}
+
 /*
  * Waits until no vCPU can still be using a table published before this call.
- * Pairs with the fence in bus_enter(): either the reader saw the new table,
+ * Pairs with the fence in bus_access(): either the reader saw the new table,
  * or we see its odd bus_gen and wait for it to change.
  */
 static void bus_synchronize(struct ivy_vm *vm)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	bus_writer_fence();
 	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
 		struct ivy_vcpu *v = atomic_load_explicit(&vm->vcpus[i], memory_order_acquire);
 		unsigned gen;
@@ -63,13 +113,55 @@ static void bus_synchronize(struct ivy_vm *vm)
 	}
 }
 
-/* Publishes `next` (may be NULL for an empty bus) and frees the table it replaces. */
+/*
+ * Builds the table that replaces the current one: the live regions, plus `add`
+ * at its sorted place unless it is NULL, minus `drop`. Returns NULL only when
+ * allocation fails; *empty is set when the result has no regions.
+ */
+static struct mmio_table *bus_table_build_locked(struct ivy_vm *vm, struct ivy_mmio_region *add,
+						 const struct ivy_mmio_region *drop, bool *empty)
+{
+	struct mmio_table *old = bus_table_locked(vm), *next;
+	uint32_t nr = old ? old->nr : 0, n = 0;
+
+	next = malloc(sizeof(*next) + (nr + 1) * sizeof(next->regions[0]));
+	if (!next)
+		return NULL;
+	for (uint32_t i = 0; i < nr; i++) {
+		struct ivy_mmio_region *r = old->regions[i];
+
+		if (add && r->base > add->base) {
+			next->regions[n++] = add;
+			add = NULL;
+		}
+		if (r != drop && region_live(r))
+			next->regions[n++] = r;
+	}
+	if (add)
+		next->regions[n++] = add;
+	next->nr = n;
+	*empty = n == 0;
+	return next;
+}
+
+/*
+ * Publishes `next` and, once no reader can see the old table, frees it together
+ * with every region that is not in `next` (removed ones and zombies).
+ */
 static void bus_publish_locked(struct ivy_vm *vm, struct mmio_table *next)
 {
 	struct mmio_table *old = bus_table_locked(vm);
 
 	atomic_store_explicit(&vm->bus_table, next, memory_order_release);
 	bus_synchronize(vm);
+	for (uint32_t i = 0; old && i < old->nr; i++) {
+		bool kept = false;
+
+		for (uint32_t j = 0; next && j < next->nr && !kept; j++)
+			kept = next->regions[j] == old->regions[i];
+		if (!kept)
+			free(old->regions[i]);
+	}
 	free(old);
 }
 
@@ -77,9 +169,8 @@ int mmio_register_locked(struct ivy_vm *vm, ivy_gpa_t base, uint64_t len,
 			 const struct ivy_mmio_ops *ops, void *opaque, struct ivy_mmio_region **out)
 {
 	struct ivy_mmio_region *r;
-	struct mmio_table *old, *next;
-	uint32_t nr, pos;
-	int ret = 0;
+	struct mmio_table *next;
+	bool empty;
 
 	if (!ops || !ops->read || !ops->write || len == 0 || base + len < base)
 		return -EINVAL;
@@ -93,31 +184,20 @@ int mmio_register_locked(struct ivy_vm *vm, ivy_gpa_t base, uint64_t len,
 	if (!r)
 		return -ENOMEM;
 	*r = (struct ivy_mmio_region){ .base = base, .len = len, .ops = ops, .opaque = opaque };
+	atomic_init(&r->removed, false);
 
 	pthread_mutex_lock(&vm->bus_lock);
-	old = bus_table_locked(vm);
-	nr = old ? old->nr : 0;
-	next = malloc(sizeof(*next) + (nr + 1) * sizeof(next->regions[0]));
+	next = bus_table_build_locked(vm, r, NULL, &empty);
 	if (!next) {
-		ret = -ENOMEM;
-		goto err_table;
+		pthread_mutex_unlock(&vm->bus_lock);
+		free(r);
+		return -ENOMEM;
 	}
-	for (pos = 0; pos < nr && old->regions[pos]->base < base; pos++)
-		next->regions[pos] = old->regions[pos];
-	next->regions[pos] = r;
-	for (uint32_t i = pos; i < nr; i++)
-		next->regions[i + 1] = old->regions[i];
-	next->nr = nr + 1;
 	bus_publish_locked(vm, next);
 	pthread_mutex_unlock(&vm->bus_lock);
 	if (out)
 		*out = r;
 	return 0;
-
-err_table:
-	pthread_mutex_unlock(&vm->bus_lock);
-	free(r);
-	return ret;
 }
 
 int ivy_mmio_register(struct ivy_vm *vm, ivy_gpa_t base, uint64_t len,
@@ -133,53 +213,65 @@ int ivy_mmio_register(struct ivy_vm *vm, ivy_gpa_t base, uint64_t len,
 	return ret;
 }
 
-/* Removes a region; the caller holds bus_lock. Does not take config_lock, for device teardown. */
-static int bus_remove_locked(struct ivy_vm *vm, struct ivy_mmio_region *region)
+static bool bus_contains_locked(struct ivy_vm *vm, const struct ivy_mmio_region *region)
 {
-	struct mmio_table *old = bus_table_locked(vm), *next = NULL;
-	uint32_t nr = old ? old->nr : 0, pos;
+	struct mmio_table *t = bus_table_locked(vm);
 
-	for (pos = 0; pos < nr && old->regions[pos] != region; pos++)
-		;
-	if (pos == nr)
-		return -ENOENT;
-	if (nr > 1) {
-		next = malloc(sizeof(*next) + (nr - 1) * sizeof(next->regions[0]));
-		if (!next)
-			return -ENOMEM; /* the bus is unchanged */
-		memcpy(next->regions, old->regions, pos * sizeof(next->regions[0]));
-		memcpy(&next->regions[pos], &old->regions[pos + 1],
-		       (nr - pos - 1) * sizeof(next->regions[0]));
-		next->nr = nr - 1;
+	for (uint32_t i = 0; t && i < t->nr; i++)
+		if (t->regions[i] == region && region_live(region))
+			return true;
+	return false;
+}
+
+/* Removes a registered region; the caller holds bus_lock. Never fails. */
+static void bus_remove_locked(struct ivy_vm *vm, struct ivy_mmio_region *region)
+{
+	bool empty;
+	struct mmio_table *next = bus_table_build_locked(vm, NULL, region, &empty);
+
+	if (empty) {
+		free(next);
+		next = NULL;
+	} else if (!next) {
+		/*
+		 * No memory for a smaller table: leave the region in place as a zombie
+		 * that lookups skip, and let the next publish drop it. The handler is
+		 * never called again once the readers that saw it live have left.
+		 */
+		atomic_store_explicit(&region->removed, true, memory_order_relaxed);
+		bus_synchronize(vm);
+		return;
 	}
 	bus_publish_locked(vm, next);
-	free(region);
-	return 0;
+}
+
+void mmio_remove(struct ivy_vm *vm, struct ivy_mmio_region *region)
+{
+	pthread_mutex_lock(&vm->bus_lock);
+	if (bus_contains_locked(vm, region))
+		bus_remove_locked(vm, region);
+	pthread_mutex_unlock(&vm->bus_lock);
 }
 
 int ivy_mmio_unregister(struct ivy_vm *vm, struct ivy_mmio_region *region)
 {
-	int ret;
+	int ret = -ENOENT;
 
 	if (!vm || !region)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->bus_lock);
-	ret = bus_remove_locked(vm, region);
+	if (bus_contains_locked(vm, region)) {
+		bus_remove_locked(vm, region);
+		ret = 0;
+	}
 	pthread_mutex_unlock(&vm->bus_lock);
 	return ret;
 }
 
 void mmio_bus_release(struct ivy_vm *vm)
 {
-	struct mmio_table *t;
-
 	pthread_mutex_lock(&vm->bus_lock);
-	t = bus_table_locked(vm);
-	atomic_store_explicit(&vm->bus_table, NULL, memory_order_release);
-	bus_synchronize(vm);
-	for (uint32_t i = 0; t && i < t->nr; i++)
-		free(t->regions[i]);
-	free(t);
+	bus_publish_locked(vm, NULL);
 	pthread_mutex_unlock(&vm->bus_lock);
 }
 
@@ -198,7 +290,7 @@ static const struct ivy_mmio_region *bus_lookup(const struct mmio_table *t, ivy_
 		else if (gpa - r->base >= r->len)
 			lo = mid + 1;
 		else
-			return len <= r->len - (gpa - r->base) ? r : NULL;
+			return len <= r->len - (gpa - r->base) && region_live(r) ? r : NULL;
 	}
 	return NULL;
 }
@@ -222,7 +314,7 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 	if (!nested) {
 		atomic_store_explicit(&vcpu->bus_gen, gen + 1, memory_order_relaxed);
 		/* Pairs with bus_synchronize(): order our mark before reading the table. */
-		atomic_thread_fence(memory_order_seq_cst);
+		bus_reader_fence();
 	}
 	r = bus_lookup(atomic_load_explicit(&vm->bus_table, memory_order_acquire), gpa, len);
 	if (r) {
@@ -251,14 +343,14 @@ int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_wr
 	if (vm_is_destroyed(vm))
 		return -ENODEV;
 	if (bus_access(vcpu, gpa, len, is_write, val)) {
-		vm_stat_inc(vm, IVY_STAT_MMIO_BUS);
+		vcpu_stat_inc(vcpu, IVY_STAT_MMIO_BUS);
 		return 0;
 	}
 	io = ioreq_vm_of(vm);
 	if (io)
 		return ioreq_vcpu_mmio(io, vcpu, gpa, len, is_write, val);
 	/* Nobody claims it: reads float high, writes vanish, and a developer can see it. */
-	vm_stat_inc(vm, IVY_STAT_MMIO_UNCLAIMED);
+	vcpu_stat_inc(vcpu, IVY_STAT_MMIO_UNCLAIMED);
 	vm_trace(vm, IVY_TRACE_MMIO_UNCLAIMED, (int32_t)vcpu->index, gpa, is_write);
 	if (!is_write)
 		*val = width_mask(len);

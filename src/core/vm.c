@@ -181,6 +181,7 @@ int ivy_vm_create(const struct ivy_vm_config *cfg, struct ivy_vm **out)
 	pthread_rwlock_init(&vm->mem_lock, NULL);
 	pthread_mutex_init(&vm->bus_lock, NULL);
 	atomic_init(&vm->bus_table, NULL);
+	mmio_bus_init();
 
 	for (uint32_t i = 0; i < cfg->nr_vcpus; i++) {
 		ret = vcpu_add_locked(vm, i, NULL);
@@ -282,9 +283,18 @@ void ivy_vm_set_trace(struct ivy_vm *vm, bool on)
 
 uint64_t ivy_vm_stat(const struct ivy_vm *vm, enum ivy_stat stat)
 {
+	uint64_t sum;
+
 	if ((unsigned)stat >= IVY_STAT_NR)
 		return 0;
-	return atomic_load_explicit(&vm->stats[stat], memory_order_relaxed);
+	sum = atomic_load_explicit(&vm->stats[stat], memory_order_relaxed);
+	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
+		struct ivy_vcpu *v = atomic_load_explicit(&vm->vcpus[i], memory_order_acquire);
+
+		if (v)
+			sum += atomic_load_explicit(&v->stats[stat], memory_order_relaxed);
+	}
+	return sum;
 }
 
 bool vm_gpa_range_valid(const struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
