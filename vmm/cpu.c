@@ -189,6 +189,20 @@ struct mmio_window {
 	uint64_t base;
 };
 
+/*
+ * A GIC access (acknowledge, EOI, priority mask) can change the lines. Lowering
+ * them takes effect at once; raising them is left to the block hook, because
+ * making the engine leave its block chain from inside an MMIO or system-register
+ * callback can re-execute the access.
+ */
+static void cpu_after_gic_access(struct vmm_cpu *cpu)
+{
+	if (cpu->uci.irq || cpu->uci.fiq)
+		cpu_update_lines(cpu, false);
+	else
+		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
+}
+
 static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write, uint64_t *val)
 {
 	int err;
@@ -197,16 +211,7 @@ static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_w
 	err = ivy_vcpu_mmio(cpu->vcpu, gpa, size, is_write, val);
 	if (err < 0 && !is_write)
 		*val = ~0ull;
-	/*
-	 * A GIC access (acknowledge, EOI, priority mask) can change the lines. Lowering
-	 * them takes effect at once; raising them is left to the block hook, because
-	 * making the engine leave its block chain from inside an MMIO callback can
-	 * re-execute the access.
-	 */
-	if (cpu->uci.irq || cpu->uci.fiq)
-		cpu_update_lines(cpu, false);
-	else
-		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
+	cpu_after_gic_access(cpu);
 }
 
 static uint64_t hook_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
@@ -267,8 +272,19 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 	bool handled;
 
 	handled = timer_sysreg(cpu, r, is_read, &val);
-	if (!handled && cpu_current_el(cpu) >= 1)
-		handled = gic_sysreg(cpu, r, is_read, &val);
+	if (!handled && cpu_current_el(cpu) >= 1 && gic_sysreg(cpu, r, is_read, &val)) {
+		/* The engine does not know ICC_* registers: skipping needs PC moved by hand. */
+		uint64_t pc = 0;
+
+		atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);
+		if (is_read)
+			uc_reg_write(uc, reg, &val);
+		uc_reg_read(uc, UC_ARM64_REG_PC, &pc);
+		pc += 4;
+		uc_reg_write(uc, UC_ARM64_REG_PC, &pc);
+		cpu_after_gic_access(cpu);
+		return 1;
+	}
 	if (!handled)
 		return 0;
 	atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);

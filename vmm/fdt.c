@@ -51,9 +51,38 @@ static int fdt_prop_strings(void *fdt, const char *name, const char *const *s, u
 	return fdt_property(fdt, name, buf, (int)len);
 }
 
+static int fdt_node_gic_v3(struct vmm *vmm, void *fdt)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)BOARD_GICD_BASE);
+	FDT_TRY(fdt_begin_node(fdt, name));
+	FDT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
+	FDT_TRY(fdt_property_cell(fdt, "#interrupt-cells", 3));
+	FDT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
+	FDT_TRY(fdt_property_cell(fdt, "#address-cells", 2));
+	FDT_TRY(fdt_property_cell(fdt, "#size-cells", 2));
+	FDT_TRY(fdt_property(fdt, "ranges", NULL, 0));
+	FDT_TRY(fdt_property_cell(fdt, "#redistributor-regions", 1));
+	fdt64_t reg[4] = { cpu_to_fdt64(BOARD_GICD_BASE), cpu_to_fdt64(BOARD_GICD_SIZE),
+			   cpu_to_fdt64(BOARD_GICR_BASE),
+			   cpu_to_fdt64(BOARD_GICR_STRIDE * vmm->nr_cpus) };
+	FDT_TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));
+	/* The maintenance interrupt, PPI 9, as QEMU describes it. */
+	fdt32_t irq[3] = { cpu_to_fdt32(FDT_IRQ_PPI), cpu_to_fdt32(9),
+			   cpu_to_fdt32(FDT_IRQ_LEVEL_HI) };
+	FDT_TRY(fdt_property(fdt, "interrupts", irq, sizeof(irq)));
+	FDT_TRY(fdt_property_cell(fdt, "phandle", PHANDLE_GIC));
+	FDT_TRY(fdt_end_node(fdt));
+	return 0;
+}
+
 static int fdt_node_gic(struct vmm *vmm, void *fdt)
 {
 	char name[64];
+
+	if (vmm->opts.gic_version == 3)
+		return fdt_node_gic_v3(vmm, fdt);
 
 	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)BOARD_GICD_BASE);
 	FDT_TRY(fdt_begin_node(fdt, name));
@@ -106,8 +135,8 @@ static int fdt_node_timer(struct vmm *vmm, void *fdt)
 	/* Secure physical, non-secure physical, virtual, hypervisor: the binding's order. */
 	static const uint32_t ppis[4] = { BOARD_PPI_STIMER, BOARD_PPI_PTIMER, BOARD_PPI_VTIMER,
 					  BOARD_PPI_HTIMER };
-	/* GICv2 PPI specifiers carry the CPU mask in bits [15:8]. */
-	uint32_t mask = ((1u << vmm->nr_cpus) - 1) << 8;
+	/* GICv2 PPI specifiers carry the CPU mask in bits [15:8]; GICv3 ones do not. */
+	uint32_t mask = vmm->opts.gic_version == 2 ? ((1u << vmm->nr_cpus) - 1) << 8 : 0;
 	fdt32_t irqs[12];
 
 	for (int i = 0; i < 4; i++) {

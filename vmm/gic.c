@@ -23,12 +23,28 @@ static int gic_set_u32(struct ivy_device *dev, uint32_t group, uint64_t attr, ui
 	return ivy_device_set_attr(dev, &a);
 }
 
+static int gic_create_v3(struct vmm *vmm)
+{
+	int err;
+
+	err = ivy_device_create(vmm->vm, IVY_DEV_TYPE_ARM_VGIC_V3, &vmm->gic);
+	if (err)
+		return err;
+	err = gic_set_u64(vmm->gic, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_DIST, BOARD_GICD_BASE);
+	if (!err)
+		err = gic_set_u64(vmm->gic, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_REDIST,
+				  BOARD_GICR_BASE);
+	if (!err)
+		err = gic_set_u32(vmm->gic, IVY_VGIC_GRP_NR_IRQS, 0, 32 + BOARD_NR_SPIS);
+	return err;
+}
+
 int gic_create(struct vmm *vmm)
 {
 	int err;
 
-	if (vmm->opts.gic_version != 2)
-		return -ENOTSUP;
+	if (vmm->opts.gic_version == 3)
+		return gic_create_v3(vmm);
 	err = ivy_device_create(vmm->vm, IVY_DEV_TYPE_ARM_VGIC_V2, &vmm->gic);
 	if (err)
 		return err;
@@ -93,12 +109,28 @@ void gic_sync(struct vmm_cpu *cpu)
 	ivy_vcpu_sync(cpu->vcpu);
 }
 
+/*
+ * The ICC_*_EL1 registers, by exact encoding: op0 3, op1 0, and CRn 12 with CRm
+ * 8 (group 0: IAR0, EOIR0, HPPIR0, BPR0, AP0Rn), 9 (AP1Rn), 11 (DIR, RPR, SGI1R,
+ * ASGI1R, SGI0R) or 12 (IAR1, EOIR1, HPPIR1, BPR1, CTLR, SRE, IGRPEN0, IGRPEN1),
+ * or CRn 4 CRm 6 op2 0 (PMR). Nothing else is claimed.
+ */
+static bool gic_is_icc(const uc_arm64_cp_reg *r)
+{
+	if (r->op0 != 3 || r->op1 != 0)
+		return false;
+	if (r->crn == 4)
+		return r->crm == 6 && r->op2 == 0;
+	return r->crn == 12 && (r->crm == 8 || r->crm == 9 || r->crm == 11 || r->crm == 12);
+}
+
 bool gic_sysreg(struct vmm_cpu *cpu, const uc_arm64_cp_reg *r, bool is_read, uint64_t *val)
 {
-	/* ICC_* system registers belong to GICv3, which this board does not offer yet. */
-	(void)cpu;
-	(void)r;
-	(void)is_read;
-	(void)val;
-	return false;
+	if (cpu->vmm->opts.gic_version != 3 || !gic_is_icc(r))
+		return false;
+	uint32_t enc = IVY_SYSREG(r->op0, r->op1, r->crn, r->crm, r->op2);
+	int err = ivy_vcpu_sysreg(cpu->vcpu, enc, !is_read, val);
+
+	/* -ENOENT: not a register of this GIC; the engine makes the instruction undefined. */
+	return err == 0;
 }

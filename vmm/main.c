@@ -267,9 +267,6 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 		}
 #undef NEED_ARG
 	}
-	if (o->gic_version == 3)
-		return usage_error(
-			"gic-version=3 is not available in this build yet; use gic-version=2");
 	return 0;
 }
 

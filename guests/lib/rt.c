@@ -195,7 +195,7 @@ int64_t psci_call(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3)
 }
 
 /* True if some property value in the DT contains `s` (enough to spot a compatible string). */
-static bool dt_mentions(const char *s)
+bool dt_mentions(const char *s)
 {
 	const uint8_t *fdt = boot_dtb;
 

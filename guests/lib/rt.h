@@ -134,6 +134,9 @@ static inline uint64_t timer_count(void)
 }
 void udelay(uint64_t us);
 
+/* True if some DT property value contains s (e.g. a compatible string). */
+bool dt_mentions(const char *s);
+
 /* The DTB pointer passed at boot. */
 extern const void *boot_dtb;
 

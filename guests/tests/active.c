@@ -46,7 +46,7 @@ static void prio_irq(struct exc_frame *f)
 		sysreg_write(spsr_el1, spsr);
 	}
 	if (id == SGI_HIGH)
-		rpr_in_high = mmio_read32(GICC_BASE + GICC_RPR);
+		rpr_in_high = gic_rpr();
 	(void)f;
 	gic_eoi(iar);
 }
@@ -67,8 +67,7 @@ void guest_main(void)
 	gic_clear_active(3);
 	check(!gic_is_active(3), "ICACTIVER clears the active state");
 	gic_eoi(iar); /* priority drop; the interrupt is no longer active */
-	check(mmio_read32(GICC_BASE + GICC_RPR) == 0xff, "RPR idle after EOI (%x)",
-	      mmio_read32(GICC_BASE + GICC_RPR));
+	check(gic_rpr() == 0xff, "RPR idle after EOI (%x)", gic_rpr());
 
 	/* An SPI made active and pending by hand; ICACTIVER lets it be taken again. */
 	gic_set_target(50, 1);
@@ -114,13 +113,13 @@ void guest_main(void)
 	      rpr_in_high);
 
 	/* EOImode 1: EOIR drops priority, DIR deactivates. */
-	mmio_write32(GICC_BASE + GICC_CTLR, 1 | (1u << 9));
+	gic_set_eoimode(true);
 	gic_send_sgi(3, 2, 0);
 	udelay(500);
 	iar = gic_ack();
 	gic_eoi(iar);
 	check((iar & 0x3ff) == 3 && gic_is_active(3), "EOImode 1: still active after EOIR");
-	mmio_write32(GICC_BASE + GICC_DIR, iar);
+	gic_deactivate(iar);
 	check(!gic_is_active(3), "EOImode 1: GICC_DIR deactivates");
-	mmio_write32(GICC_BASE + GICC_CTLR, 1);
+	gic_set_eoimode(false);
 }
