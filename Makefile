@@ -86,6 +86,10 @@ check-format:
 bench: deps
 	@$(SUB) $(RELEASE) benches
 	@for b in build/release/bench/bench_*; do [ -x "$$b" ] || continue; $$b || echo "{\"bench\":\"$$(basename $$b)\",\"error\":\"exit $$?\"}"; done
+	@scripts/deps.sh bench
+	@$(SUB) $(RELEASE) vmm
+	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
+	@scripts/bench-guests.sh build/release/ivy build/guests
 
 fuzz: deps
 	@$(SUB) $(FUZZ) fuzzers

@@ -197,10 +197,22 @@ struct mmio_window {
  */
 static void cpu_after_gic_access(struct vmm_cpu *cpu)
 {
-	if (cpu->uci.irq || cpu->uci.fiq)
-		cpu_update_lines(cpu, false);
-	else
+	bool irq = false, fiq = false;
+	/*
+	 * A kick raised by the access itself (an EOI that needs a maintenance: a level
+	 * interrupt to resample, an LR to refill) is served now, before the guest can
+	 * acknowledge again, as a maintenance interrupt would be on hardware. Other new
+	 * interrupts also arrive through the kick; otherwise only the lines can change.
+	 */
+	bool refill = atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel);
+
+	if (gic_refresh(cpu, refill, &irq, &fiq) < 0)
+		return;
+	/* Raising waits for the block hook; so does stopping for the end of the VM. */
+	if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq) || vmm_exiting(cpu->vmm))
 		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
+	else if (irq != cpu->uci.irq || fiq != cpu->uci.fiq)
+		uci_set_lines(&cpu->uci, irq, fiq);
 }
 
 static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write, uint64_t *val)

@@ -44,7 +44,7 @@ void gic_dist_init(void)
 	if (gic_version == 3) {
 		for (unsigned i = 32; i < lines; i++)
 			mmio_write32(GICD_BASE + GICD_IROUTER + i * 8, 0); /* CPU 0 */
-		mmio_write32(GICD_BASE + GICD_CTLR, (1u << 4) | 3); /* ARE, Grp1, Grp0 */
+		mmio_write32(GICD_BASE + GICD_CTLR, (1u << 4) | 3);	   /* ARE, Grp1, Grp0 */
 	} else {
 		mmio_write32(GICD_BASE + GICD_CTLR, 1);
 	}

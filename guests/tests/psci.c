@@ -7,7 +7,7 @@
 #include "rt.h"
 
 static volatile unsigned started[MAX_CPUS];
-static volatile unsigned winners, racers_done, go;
+static volatile unsigned winners, racers_done, go, hold;
 static volatile int64_t race_result[MAX_CPUS];
 
 static void secondary_hello(unsigned cpu)
@@ -15,6 +15,14 @@ static void secondary_hello(unsigned cpu)
 	__atomic_fetch_add(&started[cpu], 1, __ATOMIC_SEQ_CST);
 	/* Stay on until released, so AFFINITY_INFO can see ON. */
 	while (!go)
+		;
+}
+
+/* The race's target stays on until every racer has returned, so no late CPU_ON can win. */
+static void race_target(unsigned cpu)
+{
+	__atomic_fetch_add(&started[cpu], 1, __ATOMIC_SEQ_CST);
+	while (hold)
 		;
 }
 
@@ -81,13 +89,15 @@ void guest_main(void)
 			cpu_start(c, racer);
 			nracers++;
 		}
-		cpu_prepare(target, secondary_hello);
+		hold = 1;
+		cpu_prepare(target, race_target);
 		go = 1;
 		racer(0);
 		nracers++;
 		for (unsigned i = 0; i < 200000000 && racers_done < nracers; i++)
 			;
 		check(racers_done == nracers, "all %u racers returned", nracers);
+		hold = 0;
 		check(winners == 1, "exactly one CPU_ON(cpu%u) won the race (%u)", target, winners);
 		bool losers_ok = true;
 		for (unsigned c = 0; c < target; c++)

@@ -15,7 +15,7 @@ static volatile unsigned ready, phase_done[MAX_CPUS], phase;
  * (turn = the CPU allowed to send) so that each SGI lands before the next is sent.
  * GICv2 senders all send at once.
  */
-static volatile unsigned turn;
+static volatile unsigned turn, received;
 static bool take_turns;
 static volatile uint32_t spurious[MAX_CPUS];
 static unsigned ncpu;
@@ -30,9 +30,10 @@ static void sgi_irq(struct exc_frame *f)
 		if (id >= 1020)
 			break;
 		/* GICv3 does not report the source: count those under source 0. */
-		if (id < 16)
+		if (id < 16) {
 			got[cpu_id()][id][gic_has_sgi_source() ? src : 0]++;
-		else
+			__atomic_fetch_add(&received, 1, __ATOMIC_SEQ_CST);
+		} else
 			spurious[cpu_id()]++;
 		gic_eoi(iar);
 	}
@@ -95,20 +96,28 @@ void guest_main(void)
 	check(wait_until(&ready, ncpu - 1), "all %u secondaries are up", ncpu - 1);
 
 	take_turns = !gic_has_sgi_source();
+	unsigned expect = 0;
 	for (unsigned p = 0; p < 4 * ROUNDS; p++) {
+		/* SGIs each sender's phase delivers: self and next 1, list and all-but-self n-1. */
+		unsigned per_sender = (p % 4 == 0 || p % 4 == 3) ? 1 : ncpu - 1;
 		turn = 0;
 		phase = p + 1;
 		send_phase(0, p % 4);
 		phase_done[0]++;
 		for (unsigned c = 1; c < ncpu; c++) {
 			if (take_turns) {
-				/* Long enough for the previous sender's SGIs to land on every vCPU. */
-				udelay(10000);
+				/* The previous sender's SGIs must have landed before the next is sent. */
+				expect += per_sender;
+				wait_until(&received, expect);
 				turn = c;
 			}
 			wait_until(&phase_done[c], p + 1);
 		}
-		udelay(2000); /* let the last SGIs land */
+		if (take_turns)
+			expect += per_sender;
+		else
+			expect += per_sender * ncpu;
+		wait_until(&received, expect);
 	}
 	udelay(5000);
 	irq_disable();
