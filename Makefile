@@ -62,6 +62,7 @@ check-guests:
 	@$(SUB) $(RELEASE) vmm vmm-tests
 	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
 	@scripts/run-tests.sh vmm $(RESULTS) build/release/tests/vmm/test_*
+	@tests/vmm/cli.sh $(RESULTS) build/release/ivy build/guests
 	@scripts/run-guests.sh $(RESULTS) build/release/ivy build/guests/tests
 
 check-asan:

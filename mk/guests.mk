@@ -13,7 +13,7 @@ GLDFLAGS := -nostdlib -static-pie -Wl,--no-dynamic-linker -Wl,-T,guests/lib/gues
 
 RT_SRCS := $(sort $(wildcard guests/lib/*.c guests/lib/*.S))
 RT_OBJS := $(patsubst guests/%,$(GO)/%.o,$(RT_SRCS))
-GUEST_SRCS := $(sort $(wildcard guests/tests/*.c guests/bench/*.c guests/demo.c))
+GUEST_SRCS := $(sort $(wildcard guests/tests/*.c guests/bench/*.c guests/cli/*.c guests/demo.c))
 GUEST_ELFS := $(patsubst guests/%.c,$(GO)/%.elf,$(GUEST_SRCS))
 GUEST_BINS := $(GUEST_ELFS:.elf=.bin)
 

@@ -56,12 +56,22 @@ static int loader_place(struct vmm *vmm, uint64_t gpa, const void *src, uint64_t
 static int loader_elf(struct vmm *vmm, const uint8_t *d, size_t n)
 {
 	const Elf64_Ehdr *eh = (const void *)d;
-	uint64_t end = 0;
+	uint64_t end = 0, bias = 0;
 
 	if (n < sizeof(*eh) || eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_machine != EM_AARCH64 ||
 	    eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff > n ||
 	    (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) > n - eh->e_phoff)
 		return -ENOEXEC;
+	/* A position-independent ELF linked below RAM goes where a raw image would. */
+	if (eh->e_type == ET_DYN) {
+		for (unsigned i = 0; i < eh->e_phnum; i++) {
+			const Elf64_Phdr *ph =
+				(const void *)(d + eh->e_phoff + i * sizeof(Elf64_Phdr));
+
+			if (ph->p_type == PT_LOAD && ph->p_paddr < BOARD_RAM_BASE)
+				bias = BOARD_RAM_BASE + RAW_LOAD_OFFSET;
+		}
+	}
 	for (unsigned i = 0; i < eh->e_phnum; i++) {
 		const Elf64_Phdr *ph = (const void *)(d + eh->e_phoff + i * sizeof(Elf64_Phdr));
 		int err;
@@ -71,14 +81,14 @@ static int loader_elf(struct vmm *vmm, const uint8_t *d, size_t n)
 		if (ph->p_offset > n || ph->p_filesz > n - ph->p_offset ||
 		    ph->p_filesz > ph->p_memsz)
 			return -ENOEXEC;
-		err = loader_place(vmm, ph->p_paddr, d + ph->p_offset, ph->p_filesz);
+		err = loader_place(vmm, bias + ph->p_paddr, d + ph->p_offset, ph->p_filesz);
 		if (err)
 			return err;
 		/* The rest of the segment (.bss) is already zero: RAM starts zeroed. */
-		if (ph->p_paddr + ph->p_memsz > end)
-			end = ph->p_paddr + ph->p_memsz;
+		if (bias + ph->p_paddr + ph->p_memsz > end)
+			end = bias + ph->p_paddr + ph->p_memsz;
 	}
-	vmm->entry = eh->e_entry;
+	vmm->entry = bias + eh->e_entry;
 	vmm->kernel_end = end;
 	return 0;
 }

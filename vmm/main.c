@@ -90,11 +90,19 @@ void vmm_request_exit(struct vmm *vmm, int status, const char *fmt, ...)
 /* ------------------------------------------------------------------------------------ */
 /* Library hooks.                                                                       */
 
+/* Library messages: errors always, the first warnings, everything with IVY_DEBUG_LOG set. */
 static void hook_log(void *opaque, enum ivy_log_level level, const char *msg)
 {
+	static atomic_uint warnings;
+
 	(void)opaque;
-	if (level <= IVY_LOG_WARN || getenv("IVY_DEBUG_LOG"))
+	if (getenv("IVY_DEBUG_LOG") || level == IVY_LOG_ERROR)
 		fprintf(stderr, "ivy: %s\n", msg);
+	else if (level == IVY_LOG_WARN && atomic_fetch_add(&warnings, 1) < 10)
+		fprintf(stderr, "ivy: %s%s\n", msg,
+			atomic_load(&warnings) == 10
+				? " (further warnings hidden; IVY_DEBUG_LOG=1 shows all)"
+				: "");
 }
 
 static void hook_trace(void *opaque, const struct ivy_trace_event *ev)
