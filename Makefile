@@ -25,9 +25,10 @@ FUZZ := O=build/fuzz CC=clang VARIANT_CFLAGS="-O1 -fsanitize=fuzzer-no-link,addr
 	-fno-sanitize-recover=all" VARIANT_LDFLAGS="-fsanitize=fuzzer,address,undefined"
 
 RESULTS := build/results.txt
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
 
-.PHONY: all deps lib vmm guests run check-guests check-unit check-asan check-tsan check-fuzz check-format bench fuzz \
+.PHONY: all deps lib vmm guests run check check-guests check-unit check-asan check-tsan check-fuzz \
+	check-format check-install bench fuzz \
 	format format-check install clean
 
 all: deps lib vmm guests
@@ -50,7 +51,8 @@ run: deps vmm guests
 
 check: deps
 	@mkdir -p build && : > $(RESULTS)
-	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-guests check-format
+	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-guests \
+		check-format check-install
 	@scripts/summary.sh $(RESULTS)
 
 check-unit:
@@ -79,6 +81,18 @@ check-tsan:
 check-fuzz:
 	@$(SUB) $(FUZZ) fuzzers
 	@scripts/fuzz-smoke.sh $(RESULTS) $(FUZZ_SMOKE_TIME) build/fuzz/fuzz/fuzz_*
+
+# Installs into a staging prefix and builds tests/embed against it with pkg-config,
+# once with the shared and once with the static library.
+STAGE := $(CURDIR)/build/stage
+check-install:
+	@rm -rf $(STAGE) && $(MAKE) --no-print-directory install PREFIX=$(STAGE) >/dev/null
+	@if PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig sh -c '\
+		cc -Werror tests/embed/embed.c $$(pkg-config --cflags --libs ivy) -o build/embed-shared && \
+		LD_LIBRARY_PATH=$(STAGE)/lib build/embed-shared && \
+		cc -Werror tests/embed/embed.c $$(pkg-config --cflags ivy) $(STAGE)/lib/libivy.a \
+			-lpthread -o build/embed-static && build/embed-static'; \
+	then echo "install 2 0" >> $(RESULTS); else echo "install: FAILED"; echo "install 0 2" >> $(RESULTS); fi
 
 check-format:
 	@if scripts/format-check.sh $(FORMAT_FILES); then echo "format: ok"; echo "format 1 0" >> $(RESULTS); \

@@ -7,7 +7,10 @@
  *  - ns per interrupt for inject -> flush -> acknowledge (GICC_IAR) -> EOI
  *    (GICC_EOIR) -> sync, against the cost of the four bus accesses and calls
  *    that a do-nothing round trip makes (flush+sync with nothing pending, two
- *    empty-device accesses).
+ *    empty-device accesses);
+ *  - the same round trip on a GICv3 through the ICC system registers
+ *    (ivy_vcpu_sysreg: ICC_IAR1_EL1, ICC_EOIR1_EL1), against the flush+sync
+ *    baseline of that VM.
  */
 #include "bench.h"
 
@@ -146,6 +149,90 @@ static struct bench_stats measure(struct ivy_vm *vm, uint32_t nr, enum what w)
 	return bench_summarise(samples, RUNS);
 }
 
+#define REDIST	  0x080a0000ull
+#define ICC_IAR1  IVY_SYSREG(3, 0, 12, 12, 0)
+#define ICC_EOIR1 IVY_SYSREG(3, 0, 12, 12, 1)
+
+static struct ivy_vm *vm3_setup(uint32_t nr)
+{
+	struct ivy_vm_config cfg = { .name = "bench3", .nr_vcpus = nr };
+	struct ivy_device *dev;
+	struct ivy_vm *vm;
+	uint64_t a;
+
+	if (ivy_vm_create(&cfg, &vm) || ivy_device_create(vm, IVY_DEV_TYPE_ARM_VGIC_V3, &dev))
+		abort();
+	a = DIST;
+	if (set_attr(dev, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_DIST, &a))
+		abort();
+	a = REDIST;
+	if (set_attr(dev, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_REDIST, &a))
+		abort();
+	for (uint32_t c = 0; c < nr; c++) {
+		struct ivy_vcpu *vcpu = ivy_vm_vcpu(vm, c);
+		uint64_t v;
+
+		if (ivy_vcpu_flush(vcpu))
+			abort();
+		v = 0xff;
+		if (ivy_vcpu_sysreg(vcpu, IVY_SYSREG(3, 0, 4, 6, 0), true, &v))
+			abort();
+		v = 1;
+		if (ivy_vcpu_sysreg(vcpu, IVY_SYSREG(3, 0, 12, 12, 7), true, &v))
+			abort();
+		/* SPI 40 + c: Group 1, edge, enabled, routed to vCPU c (Aff0 = c). */
+		mmio(vcpu, DIST + 0x6000 + 8 * (40 + c), 4, true, c);
+		ivy_vcpu_sync(vcpu);
+	}
+	mmio(ivy_vm_vcpu(vm, 0), DIST, 4, true, 3);
+	mmio(ivy_vm_vcpu(vm, 0), DIST + 0x84, 4, true, 0xffffffff);
+	mmio(ivy_vm_vcpu(vm, 0), DIST + 0xc08, 4, true, 0xaaaaaaaa);
+	mmio(ivy_vm_vcpu(vm, 0), DIST + 0x104, 4, true, 0xffffffff);
+	return vm;
+}
+
+static double run3_once(struct ivy_vm *vm, uint32_t nr, bool base)
+{
+	uint64_t t0 = bench_now_ns();
+
+	for (uint32_t i = 0; i < ITERS; i++) {
+		struct ivy_vcpu *vcpu = ivy_vm_vcpu(vm, i % nr);
+		uint32_t intid = 40 + (i % nr);
+		uint64_t id;
+
+		if (base) {
+			if (ivy_vcpu_flush(vcpu))
+				abort();
+			ivy_vcpu_sync(vcpu);
+			continue;
+		}
+		if (ivy_irq_line(vm, intid, 0, true) || ivy_irq_line(vm, intid, 0, false) ||
+		    ivy_vcpu_flush(vcpu) || ivy_vcpu_sysreg(vcpu, ICC_IAR1, false, &id) ||
+		    id != intid || ivy_vcpu_sysreg(vcpu, ICC_EOIR1, true, &id))
+			abort();
+		ivy_vcpu_sync(vcpu);
+	}
+	return (double)(bench_now_ns() - t0) / ITERS;
+}
+
+static void bench_v3(uint32_t nr)
+{
+	struct ivy_vm *vm = vm3_setup(nr);
+	double base[RUNS], rt[RUNS];
+	struct bench_stats b, r;
+	char metric[64];
+
+	for (unsigned k = 0; k < RUNS; k++) {
+		base[k] = run3_once(vm, nr, true);
+		rt[k] = run3_once(vm, nr, false);
+	}
+	b = bench_summarise(base, RUNS);
+	r = bench_summarise(rt, RUNS);
+	snprintf(metric, sizeof(metric), "v3_inject_flush_iar1_eoir1_sync_%uvcpu", nr);
+	bench_report("vgic", metric, &r, "ns", b.median);
+	ivy_vm_close(vm);
+}
+
 int main(void)
 {
 	static const uint32_t nrs[] = { 1, 8 };
@@ -169,6 +256,7 @@ int main(void)
 		snprintf(metric, sizeof(metric), "inject_flush_ack_eoi_sync_%uvcpu", nr);
 		bench_report("vgic", metric, &rt, "ns", rt_base.median);
 		ivy_vm_close(vm);
+		bench_v3(nr);
 	}
 	return 0;
 }

@@ -8,7 +8,7 @@ AR ?= ar
 
 WARN := -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototypes -Wshadow -Wvla
 CFLAGS_BASE := -std=gnu11 -g -fPIC -pthread $(WARN) -Iinclude -Isrc -Itests/support -Ibench/support \
-	-Iclient/examples -D_GNU_SOURCE
+	-Iclient/examples -Idevices -D_GNU_SOURCE
 CFLAGS_ALL := $(CFLAGS_BASE) $(VARIANT_CFLAGS)
 LDFLAGS_ALL := -pthread $(VARIANT_LDFLAGS)
 
@@ -20,6 +20,9 @@ TEST_SUPPORT := $(sort $(wildcard tests/support/*.c))
 TEST_SUPPORT_OBJS := $(TEST_SUPPORT:%.c=$(O)/%.o)
 BENCH_SRCS := $(sort $(wildcard bench/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(O)/bench/%)
+DEV_SRCS := $(sort $(wildcard devices/*.c))
+DEV_OBJS := $(DEV_SRCS:%.c=$(O)/%.o)
+DEVICES := $(O)/libivy-devices.a
 FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
 
@@ -59,18 +62,24 @@ $(CLIENT_LIB): $(CLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
+# Device models (PCI, virtio) that VMMs and out-of-process clients build on.
+$(DEVICES): $(DEV_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
 $(O)/client/examples/ivy-regfile: $(O)/client/examples/regfile_main.o $(EXAMPLE_OBJ) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^
 
 # Tests, benchmarks and fuzzers may drive the client side too (the example device included).
-$(O)/tests/%: $(O)/tests/%.o $(TEST_SUPPORT_OBJS) $(STATIC) $(EXAMPLE_OBJ) $(CLIENT_LIB)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT_OBJS) $(EXAMPLE_OBJ) $(CLIENT_LIB) $(STATIC) -lcmocka
+$(O)/tests/%: $(O)/tests/%.o $(TEST_SUPPORT_OBJS) $(STATIC) $(EXAMPLE_OBJ) $(CLIENT_LIB) $(DEVICES)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT_OBJS) $(EXAMPLE_OBJ) $(CLIENT_LIB) $(DEVICES) \
+		$(STATIC) -lcmocka
 
 $(O)/bench/%: $(O)/bench/%.o $(O)/bench/support/bench.o $(STATIC) $(EXAMPLE_OBJ) $(CLIENT_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(O)/bench/support/bench.o $(EXAMPLE_OBJ) $(CLIENT_LIB) $(STATIC) -lm
 
-$(O)/fuzz/%: $(O)/fuzz/%.o $(STATIC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $< $(STATIC)
+$(O)/fuzz/%: $(O)/fuzz/%.o $(DEVICES) $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(DEVICES) $(STATIC)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
 

@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NR_VCPUS    16
-#define RANGE_SIZE  0x1000ull
-#define LOAD_MS	    1500
-#define KILL_EVERY  97
+#define NR_VCPUS   16
+#define RANGE_SIZE 0x1000ull
+#define LOAD_MS	   1500
+#define KILL_EVERY 97
 
 /* The address ranges, one per client. */
 enum {

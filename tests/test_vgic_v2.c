@@ -572,6 +572,41 @@ static void test_ppi_per_vcpu(void **state)
 	gic_free(&g);
 }
 
+/* Inject, deliver, acknowledge and EOI are traced through the VM's hook. */
+static void test_trace_events(void **state)
+{
+	static const struct {
+		enum ivy_trace_kind kind;
+		int32_t vcpu;
+		uint64_t a;
+	} want[] = {
+		{ IVY_TRACE_IRQ_INJECT, -1, SPI },
+		{ IVY_TRACE_IRQ_DELIVER, 1, SPI },
+		{ IVY_TRACE_IRQ_ACK, 1, SPI },
+		{ IVY_TRACE_IRQ_EOI, 1, SPI },
+	};
+	struct gic g;
+
+	(void)state;
+	gic_new(&g, 2, 0, 0);
+	gic_enable_irq(&g, SPI, 0x80, 1);
+	set_edge(&g, SPI);
+	ivy_vcpu_sync(g.vcpu[1]);
+	ivy_vm_set_trace(g.vm, true);
+	assert_int_equal(ivy_irq_line(g.vm, SPI, 0, true), 0);
+	assert_int_equal(ivy_vcpu_flush(g.vcpu[1]), 0);
+	assert_int_equal(gicc_read(&g, 1, GICC_IAR), SPI);
+	gicc_write(&g, 1, GICC_EOIR, SPI);
+	ivy_vm_set_trace(g.vm, false);
+	assert_int_equal(g.nr_trace, IVY_ARRAY_SIZE(want));
+	for (size_t i = 0; i < IVY_ARRAY_SIZE(want); i++) {
+		assert_int_equal(g.trace[i].kind, want[i].kind);
+		assert_int_equal(g.trace[i].vcpu, want[i].vcpu);
+		assert_int_equal(g.trace[i].a, want[i].a);
+	}
+	gic_free(&g);
+}
+
 /* Descriptor tables: sorted, no overlaps, coherent. */
 static void test_descriptor_tables(void **state)
 {
@@ -619,6 +654,7 @@ int main(void)
 		cmocka_unit_test(test_id_registers),
 		cmocka_unit_test(test_dist_enable),
 		cmocka_unit_test(test_ppi_per_vcpu),
+		cmocka_unit_test(test_trace_events),
 		cmocka_unit_test(test_descriptor_tables),
 	};
 

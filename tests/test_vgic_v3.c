@@ -424,6 +424,75 @@ static void test_icc_sgi(void **state)
 	ivy_vm_close(g.vm);
 }
 
+static uint64_t rdreg(uint64_t count, uint64_t base, uint64_t index)
+{
+	return (count << 52) | base | index;
+}
+
+/* REDIST_REGION: KVM's rules, the layout of vCPUs over regions, and GICR_TYPER.Last. */
+static void test_redist_regions(void **state)
+{
+	struct gic3 g = { .vm = test_vm_new(5), .nr = 5 };
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(ivy_device_create(g.vm, IVY_DEV_TYPE_ARM_VGIC_V3, &g.dev), 0);
+	v = DIST;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_DIST, &v), 0);
+	v = rdreg(2, REDIST, 1);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), -EINVAL); /* index 0 first */
+	v = rdreg(0, REDIST, 0);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), -EINVAL); /* count 0 */
+	v = rdreg(2, REDIST, 0) | 0x1000;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), -EINVAL); /* reserved bits */
+	v = rdreg(2, DIST, 0);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), -EINVAL); /* over the GICD */
+	v = rdreg(2, 1ull << 44, 0);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), -E2BIG);
+	v = rdreg(2, REDIST, 0);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), 0);
+	v = rdreg(4, REDIST + 0x20000, 1);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), -EINVAL); /* overlaps */
+	v = rdreg(4, 0x10000000, 1);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), 0);
+	v = 0x20000000;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_REDIST, &v),
+			 -EINVAL); /* no mixing */
+	v = 1;
+	assert_int_equal(attr_get(&g, IVY_VGIC_GRP_ADDR, 5, &v), 0);
+	assert_int_equal(v, rdreg(4, 0x10000000, 1));
+	v = 2;
+	assert_int_equal(attr_get(&g, IVY_VGIC_GRP_ADDR, 5, &v), -ENOENT);
+	for (uint32_t c = 0; c < 5; c++)
+		assert_int_equal(ivy_vcpu_flush(cpu(&g, c)), 0);
+	/* vCPUs 0-1 in region 0 (Last on 1), 2-4 in region 1 (Last on 4). */
+	static const struct {
+		ivy_gpa_t rd;
+		uint32_t index;
+		bool last;
+	} layout[] = {
+		{ REDIST, 0, false },	  { REDIST + 0x20000, 1, true }, { 0x10000000, 2, false },
+		{ 0x10020000, 3, false }, { 0x10040000, 4, true },
+	};
+	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
+		uint64_t typer = rd(&g, 0, layout[i].rd + 8, 8);
+
+		assert_int_equal((typer >> 8) & 0xffff, layout[i].index);
+		assert_int_equal((typer >> 4) & 1, layout[i].last);
+	}
+	ivy_vm_close(g.vm);
+
+	/* Fewer redistributors than vCPUs: the first run fails. */
+	g.vm = test_vm_new(3);
+	assert_int_equal(ivy_device_create(g.vm, IVY_DEV_TYPE_ARM_VGIC_V3, &g.dev), 0);
+	v = DIST;
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_DIST, &v), 0);
+	v = rdreg(2, REDIST, 0);
+	assert_int_equal(attr_set(&g, IVY_VGIC_GRP_ADDR, 5, &v), 0);
+	assert_int_equal(ivy_vcpu_flush(cpu(&g, 0)), -ENXIO);
+	ivy_vm_close(g.vm);
+}
+
 static void test_v3_descriptor_tables(void **state)
 {
 	(void)state;
@@ -444,6 +513,7 @@ int main(void)
 		cmocka_unit_test(test_v3_control_api),
 		cmocka_unit_test(test_icc_groups),
 		cmocka_unit_test(test_icc_sgi),
+		cmocka_unit_test(test_redist_regions),
 		cmocka_unit_test(test_v3_descriptor_tables),
 	};
 

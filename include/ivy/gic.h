@@ -64,6 +64,17 @@ extern "C" {
  * follow each other from the REDIST address, 128 KiB each, in vCPU index order. */
 #define IVY_VGIC_V3_ADDR_TYPE_DIST   2
 #define IVY_VGIC_V3_ADDR_TYPE_REDIST 3
+/*
+ * GICv3 redistributor regions (KVM's REDIST_REGION; does not mix with REDIST): the
+ * uint64_t value holds count [63:52], base [51:16] (64 KiB aligned) and index
+ * [11:0]; regions are added with index 0, 1, ... and filled with the vCPUs in
+ * index order when the GIC is mapped. Reading one passes the index in the value.
+ * Errors: -EINVAL (count 0, reserved bits, wrong index, overlap, mixed with
+ * REDIST), -E2BIG (beyond the IPA size), -ENOSPC (more than 16 regions),
+ * -ENOENT (reading a missing index); at the first run, -ENXIO if the regions
+ * hold fewer redistributors than there are vCPUs.
+ */
+#define IVY_VGIC_V3_ADDR_TYPE_REDIST_REGION 5
 
 /* IVY_VGIC_GRP_CTRL attributes. */
 #define IVY_VGIC_CTRL_INIT 0

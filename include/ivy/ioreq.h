@@ -155,8 +155,9 @@ IVY_MUST_CHECK int ivy_ioreq_set_ecam(struct ivy_vm *vm, ivy_gpa_t base, uint64_
 
 /*
  * ACRN's CLEAR_VM_IOREQ, for a paused VM being reset: completes every
- * outstanding request as unhandled and returns every slot to FREE.
- * Errors: -ENODEV, -EBUSY (a vCPU thread did not leave the engine within a second).
+ * outstanding request as unhandled, so each vCPU thread waiting in one returns
+ * all-ones (or drops its write) and frees its slot; clients lose those
+ * requests (their completions get -EALREADY). Errors: -ENODEV.
  */
 IVY_MUST_CHECK int ivy_ioreq_clear(struct ivy_vm *vm);
 

@@ -11,7 +11,9 @@
  *       dist->config_lock              GIC initialisation and configuration
  *         vgic_cpu->ap_list_lock       one vCPU's ap_list
  *           vgic_irq->lock             one interrupt's state
- *   dist->resample_lock (rwlock)       taken alone: hooks run with no other vGIC lock held
+ *   dist->resample_lock (rwlock)       never taken with another vGIC lock held; the
+ *                                      resample hooks run under its read side and may
+ *                                      inject (taking the locks above), never add/del
  *
  * Two ap_list locks are never held together: migrating an IRQ to another vCPU
  * takes it off the old list, drops every lock, and queues it again.
@@ -398,14 +400,15 @@ static void vgic_prune_ap_list(struct vgic_cpu *vc)
 		next = n->next;
 		pthread_mutex_lock(&irq->lock);
 		target = vgic_target_oracle(dist, irq);
-		if (target == vc) {
+		/* Stays here, or must move but the scratch is full: the next prune moves it. */
+		if (target == vc || (target && nr_migrate == dist->nr_irqs)) {
 			pthread_mutex_unlock(&irq->lock);
 			continue;
 		}
 		vgic_list_del(&irq->ap_node);
 		irq->vcpu = NULL;
 		pthread_mutex_unlock(&irq->lock);
-		if (target && nr_migrate < dist->nr_irqs)
+		if (target)
 			vc->migrate_buf[nr_migrate++] = irq;
 		else
 			vgic_put_irq(dist, irq);
@@ -520,6 +523,8 @@ void vgic_flush_cpu(struct vgic_cpu *vc)
 		n++;
 		pthread_mutex_unlock(&irq->lock);
 	}
+	/* Entries beyond the scratch (only possible with LPIs) wait for the next flush. */
+	overflow = node != &vc->ap_list;
 	vgic_sort(vc->sort_buf, n);
 	vc->used_lrs = 0;
 	for (uint32_t i = 0; i < n; i++) {

@@ -176,6 +176,17 @@ struct vgic_model {
 	void (*lpi_put)(struct vgic_dist *dist, struct vgic_irq *irq);
 };
 
+/* A GICv3 redistributor region (KVM's REDIST / REDIST_REGION address attributes). */
+#define VGIC_MAX_RDREGS 16
+struct vgic_rdreg {
+	struct vgic_dist *dist;
+	ivy_gpa_t base;
+	uint32_t count;	    /* redistributors it can hold; 0: legacy REDIST, one per vCPU */
+	uint32_t first_cpu; /* vCPU index of its first redistributor (set when mapped) */
+	uint32_t used;	    /* redistributors in use (set when mapped) */
+	struct ivy_mmio_region *mmio;
+};
+
 struct vgic_resample {
 	uint32_t intid;
 	void (*fn)(void *opaque);
@@ -203,7 +214,10 @@ struct vgic_dist {
 
 	ivy_gpa_t dist_base, cpu_base, v2m_base, redist_base;
 	uint32_t v2m_spi_base, v2m_nr_spis;
-	struct ivy_mmio_region *dist_region, *cpu_region, *v2m_region, *redist_region;
+	struct ivy_mmio_region *dist_region, *cpu_region, *v2m_region;
+	/* GICv3 redistributor regions: one legacy REDIST (count 0) or REDIST_REGIONs. */
+	struct vgic_rdreg rdregs[VGIC_MAX_RDREGS];
+	uint32_t nr_rdregs;
 	bool has_its; /* GICv3: an ITS exists (GICD_TYPER.IDbits) */
 
 	atomic_uint ctlr; /* GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1) */
@@ -358,8 +372,8 @@ uint32_t vgic_cpuif_elrsr(const struct vgic_cpu *vc);
 uint32_t vgic_cpuif_misr(const struct vgic_cpu *vc);
 void vgic_cpuif_maintenance(struct vgic_cpu *vc);
 uint32_t vgic_cpuif_ack(struct vgic_cpu *vc, int i);
-void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t id);
-void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t id);
+void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t intid, uint32_t source);
+void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t intid, uint32_t source);
 /* GICv2m (vgic_v2m.c): 1 delivered, 0 outside the frame's range. */
 int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid);
 

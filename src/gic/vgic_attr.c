@@ -110,34 +110,63 @@ const struct vgic_model vgic_v2_model = {
 
 static void vgic_v3_unmap(struct vgic_dist *dist)
 {
-	struct ivy_mmio_region **regions[] = { &dist->dist_region, &dist->redist_region };
+	if (dist->dist_region && ivy_mmio_unregister(dist->vm, dist->dist_region))
+		vm_log(dist->vm, IVY_LOG_DEBUG, "vgic: distributor region already released");
+	dist->dist_region = NULL;
+	for (uint32_t i = 0; i < dist->nr_rdregs; i++) {
+		struct vgic_rdreg *r = &dist->rdregs[i];
 
-	for (size_t i = 0; i < IVY_ARRAY_SIZE(regions); i++) {
-		if (*regions[i] && ivy_mmio_unregister(dist->vm, *regions[i]))
-			vm_log(dist->vm, IVY_LOG_DEBUG, "vgic: region already released");
-		*regions[i] = NULL;
+		if (r->mmio && ivy_mmio_unregister(dist->vm, r->mmio))
+			vm_log(dist->vm, IVY_LOG_DEBUG,
+			       "vgic: redistributor region already released");
+		r->mmio = NULL;
 	}
 }
 
+static uint64_t rdreg_size(const struct vgic_dist *dist, const struct vgic_rdreg *r)
+{
+	return (uint64_t)(r->count ? r->count : dist->nr_cpus) * IVY_VGIC_V3_REDIST_SIZE;
+}
+
 /*
- * KVM's vgic_v3_map_resources: the distributor and one redistributor region
- * holding every vCPU's 128 KiB, in vCPU index order.
+ * KVM's vgic_v3_map_resources: the distributor, and the redistributors of the
+ * vCPUs in index order, filling the regions in index order (the layout
+ * GICR_TYPER.Last describes, see vgic_v3_redist.c).
  */
 static int vgic_v3_map(struct vgic_dist *dist)
 {
-	uint64_t redist_size = (uint64_t)dist->nr_cpus * IVY_VGIC_V3_REDIST_SIZE;
-	int ret;
+	uint32_t next = 0;
+	int ret = 0;
 
-	if (dist->dist_base == VGIC_ADDR_UNDEF || dist->redist_base == VGIC_ADDR_UNDEF)
+	if (dist->dist_base == VGIC_ADDR_UNDEF || dist->nr_rdregs == 0)
 		return -ENXIO;
-	if (!vm_gpa_range_valid(dist->vm, dist->redist_base, redist_size) ||
-	    range_overlap(dist->dist_base, IVY_VGIC_V3_DIST_SIZE, dist->redist_base, redist_size))
-		return -EINVAL;
+	for (uint32_t i = 0; i < dist->nr_rdregs; i++) {
+		struct vgic_rdreg *r = &dist->rdregs[i];
+		uint64_t size = rdreg_size(dist, r);
+
+		if (!vm_gpa_range_valid(dist->vm, r->base, size) ||
+		    range_overlap(dist->dist_base, IVY_VGIC_V3_DIST_SIZE, r->base, size))
+			return -EINVAL;
+		r->first_cpu = next;
+		r->used = size / IVY_VGIC_V3_REDIST_SIZE;
+		if (r->used > dist->nr_cpus - next)
+			r->used = dist->nr_cpus - next;
+		next += r->used;
+	}
+	/* A vCPU without a redistributor cannot run (KVM: -ENXIO). */
+	if (next < dist->nr_cpus)
+		return -ENXIO;
 	ret = mmio_register_locked(dist->vm, dist->dist_base, IVY_VGIC_V3_DIST_SIZE,
 				   &vgic_v3_dist_mmio_ops, dist, &dist->dist_region);
-	if (!ret)
-		ret = mmio_register_locked(dist->vm, dist->redist_base, redist_size,
-					   &vgic_v3_redist_mmio_ops, dist, &dist->redist_region);
+	for (uint32_t i = 0; !ret && i < dist->nr_rdregs; i++) {
+		struct vgic_rdreg *r = &dist->rdregs[i];
+
+		if (!r->used)
+			continue;
+		ret = mmio_register_locked(dist->vm, r->base,
+					   (uint64_t)r->used * IVY_VGIC_V3_REDIST_SIZE,
+					   &vgic_v3_redist_mmio_ops, r, &r->mmio);
+	}
 	if (ret)
 		vgic_v3_unmap(dist);
 	return ret;
@@ -345,8 +374,67 @@ static int vgic_set_addr(struct vgic_dist *dist, uint64_t type, ivy_gpa_t addr)
 		ret = -EINVAL;
 	else if (!vm_gpa_range_valid(dist->vm, addr, desc->size))
 		ret = -E2BIG;
+	else if (type == IVY_VGIC_V3_ADDR_TYPE_REDIST && dist->model->redist_frame &&
+		 dist->nr_rdregs)
+		ret = -EINVAL; /* KVM: a legacy REDIST does not mix with REDIST_REGIONs */
 	else
 		*slot = addr;
+	if (!ret && type == IVY_VGIC_V3_ADDR_TYPE_REDIST && dist->model->redist_frame)
+		dist->rdregs[dist->nr_rdregs++] = (struct vgic_rdreg){ .dist = dist, .base = addr };
+	pthread_mutex_unlock(&dist->config_lock);
+	return ret;
+}
+
+/*
+ * KVM_VGIC_V3_ADDR_TYPE_REDIST_REGION: count [63:52], base [51:16], index [11:0].
+ * Regions are added in index order; they may not overlap each other or the
+ * distributor, nor mix with a legacy REDIST address (-EINVAL); -E2BIG beyond the
+ * IPA size; -ENOSPC beyond VGIC_MAX_RDREGS regions (an ivy limit).
+ */
+static int vgic_set_rdreg(struct vgic_dist *dist, uint64_t val)
+{
+	uint32_t count = (uint32_t)(val >> 52), index = (uint32_t)(val & 0xfff);
+	ivy_gpa_t base = val & 0x000fffffffff0000ull;
+	uint64_t size = (uint64_t)count * IVY_VGIC_V3_REDIST_SIZE;
+	int ret = 0;
+
+	if ((val & 0xf000) || count == 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dist->config_lock);
+	if (atomic_load_explicit(&dist->ready, memory_order_relaxed))
+		ret = -EBUSY;
+	else if (dist->redist_base != VGIC_ADDR_UNDEF || index != dist->nr_rdregs)
+		ret = -EINVAL;
+	else if (index >= VGIC_MAX_RDREGS)
+		ret = -ENOSPC;
+	else if (!vm_gpa_range_valid(dist->vm, base, size))
+		ret = -E2BIG;
+	else if (dist->dist_base != VGIC_ADDR_UNDEF &&
+		 range_overlap(dist->dist_base, IVY_VGIC_V3_DIST_SIZE, base, size))
+		ret = -EINVAL;
+	for (uint32_t i = 0; !ret && i < dist->nr_rdregs; i++)
+		if (range_overlap(dist->rdregs[i].base, rdreg_size(dist, &dist->rdregs[i]), base,
+				  size))
+			ret = -EINVAL;
+	if (!ret)
+		dist->rdregs[dist->nr_rdregs++] =
+			(struct vgic_rdreg){ .dist = dist, .base = base, .count = count };
+	pthread_mutex_unlock(&dist->config_lock);
+	return ret;
+}
+
+/* Reads back region `index` (given in the value's low bits); -ENOENT if there is none. */
+static int vgic_get_rdreg(struct vgic_dist *dist, uint64_t *val)
+{
+	uint32_t index = (uint32_t)(*val & 0xfff);
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&dist->config_lock);
+	if (index < dist->nr_rdregs && dist->rdregs[index].count) {
+		*val = index | dist->rdregs[index].base |
+		       ((uint64_t)dist->rdregs[index].count << 52);
+		ret = 0;
+	}
 	pthread_mutex_unlock(&dist->config_lock);
 	return ret;
 }
@@ -526,6 +614,8 @@ static int vgic_set_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 
 	switch (attr->group) {
 	case IVY_VGIC_GRP_ADDR:
+		if (attr->attr == IVY_VGIC_V3_ADDR_TYPE_REDIST_REGION && dist->model->redist_frame)
+			return vgic_set_rdreg(dist, *(const uint64_t *)attr->addr);
 		return vgic_set_addr(dist, attr->attr, *(const uint64_t *)attr->addr);
 	case IVY_VGIC_GRP_NR_IRQS: {
 		uint32_t n = *(const uint32_t *)attr->addr;
@@ -573,6 +663,8 @@ static int vgic_get_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 
 	switch (attr->group) {
 	case IVY_VGIC_GRP_ADDR:
+		if (attr->attr == IVY_VGIC_V3_ADDR_TYPE_REDIST_REGION && dist->model->redist_frame)
+			return vgic_get_rdreg(dist, attr->addr);
 		ret = vgic_attr_addr(dist, attr->attr, &slot, &desc);
 		if (ret)
 			return ret;
@@ -621,7 +713,10 @@ static int vgic_has_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 	uint32_t offset;
 
 	switch (attr->group) {
-	case IVY_VGIC_GRP_ADDR: return vgic_attr_addr(dist, attr->attr, &slot, &desc);
+	case IVY_VGIC_GRP_ADDR:
+		if (attr->attr == IVY_VGIC_V3_ADDR_TYPE_REDIST_REGION && dist->model->redist_frame)
+			return 0;
+		return vgic_attr_addr(dist, attr->attr, &slot, &desc);
 	case IVY_VGIC_GRP_NR_IRQS: return attr->attr ? -ENXIO : 0;
 	case IVY_VGIC_GRP_CTRL:
 		return attr->attr == IVY_VGIC_CTRL_INIT || attr->attr == IVY_VGIC_CTRL_NR_LRS

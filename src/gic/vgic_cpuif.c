@@ -155,12 +155,11 @@ uint32_t vgic_cpuif_ack(struct vgic_cpu *vc, int i)
  * in GICH_HCR.EOICount as hardware does, and deactivated in the distributor
  * state directly, which software can do.
  */
-void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t id)
+void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t intid, uint32_t source)
 {
-	uint32_t intid = id & 0x3ff, source = (id >> 10) & 7;
 	struct vgic_irq *irq;
 
-	if (intid >= 1020)
+	if (intid >= 1020 && intid < VGIC_MIN_LPI)
 		return;
 	for (uint32_t i = 0; i < vc->used_lrs; i++) {
 		struct vgic_lr *lr = &vc->lr[i];
@@ -185,10 +184,14 @@ void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t id)
 	vgic_put_irq(vc->dist, irq);
 }
 
-/* Priority drop, and deactivation unless EOImode is 1 (GICv2 EOIR, GICv3 ICC_EOIRn). */
-void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t id)
+/*
+ * Priority drop, and deactivation unless EOImode is 1 (GICv2 EOIR, GICv3
+ * ICC_EOIRn). The caller decodes the ID: GICv2 carries the SGI source CPU in
+ * bits [12:10], GICv3 has 24-bit INTIDs and no source.
+ */
+void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t intid, uint32_t source)
 {
-	if ((id & 0x3ff) >= 1020)
+	if (intid >= 1020 && intid < VGIC_MIN_LPI)
 		return;
 	if (vc->apr) {
 		uint32_t lowest = vc->apr & -vc->apr;
@@ -196,7 +199,7 @@ void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t id)
 		vc->apr &= ~lowest;
 		vc->apr_g1 &= ~lowest;
 	}
-	vm_trace(vc->dist->vm, IVY_TRACE_IRQ_EOI, (int32_t)vc->index, id & 0x3ff, 0);
+	vm_trace(vc->dist->vm, IVY_TRACE_IRQ_EOI, (int32_t)vc->index, intid, source);
 	if (!(vc->ctlr & GICC_CTLR_EOIMODE))
-		vgic_cpuif_deactivate(vc, id);
+		vgic_cpuif_deactivate(vc, intid, source);
 }

@@ -165,8 +165,11 @@ static int vgic_bank_write(const struct vgic_reg *r, const struct vgic_access *a
 			vgic_put_irq(acc->dist, irq);
 		}
 		if (check) {
-			int ret = check(acc, sp.first + i, fields[i]);
+			/* INTIDs without an IRQ are RAZ/WI: there is nothing to check. */
+			struct vgic_irq *irq = vgic_get_irq(acc->dist, acc->vc, sp.first + i);
+			int ret = irq ? check(acc, sp.first + i, fields[i]) : 0;
 
+			vgic_put_irq(acc->dist, irq);
 			if (ret)
 				return ret;
 		}

@@ -92,13 +92,14 @@ static uint64_t cpu_read_ahppir(const struct vgic_access *acc, uint32_t offset)
 static void cpu_write_eoir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	vgic_cpuif_eoi(acc->vc, (uint32_t)val);
+	/* GICC_EOIR: INTID [9:0], source CPU of an SGI [12:10]. */
+	vgic_cpuif_eoi(acc->vc, val & 0x3ff, (val >> 10) & 7);
 }
 
 static void cpu_write_dir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	vgic_cpuif_deactivate(acc->vc, val);
+	vgic_cpuif_deactivate(acc->vc, val & 0x3ff, (val >> 10) & 7);
 }
 
 static uint64_t cpu_read_ctlr(const struct vgic_access *acc, uint32_t offset)

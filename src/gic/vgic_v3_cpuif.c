@@ -16,27 +16,27 @@
 
 #include <errno.h>
 
-#define ICC(crn, crm, op2)   (IVY_SYSREG(3, 0, crn, crm, op2) * 8u)
-#define ICC_PMR_EL1	     ICC(4, 6, 0)
-#define ICC_IAR0_EL1	     ICC(12, 8, 0)
-#define ICC_EOIR0_EL1	     ICC(12, 8, 1)
-#define ICC_HPPIR0_EL1	     ICC(12, 8, 2)
-#define ICC_BPR0_EL1	     ICC(12, 8, 3)
-#define ICC_AP0R0_EL1	     ICC(12, 8, 4)
-#define ICC_AP1R0_EL1	     ICC(12, 9, 0)
-#define ICC_DIR_EL1	     ICC(12, 11, 1)
-#define ICC_RPR_EL1	     ICC(12, 11, 3)
-#define ICC_SGI1R_EL1	     ICC(12, 11, 5)
-#define ICC_ASGI1R_EL1	     ICC(12, 11, 6)
-#define ICC_SGI0R_EL1	     ICC(12, 11, 7)
-#define ICC_IAR1_EL1	     ICC(12, 12, 0)
-#define ICC_EOIR1_EL1	     ICC(12, 12, 1)
-#define ICC_HPPIR1_EL1	     ICC(12, 12, 2)
-#define ICC_BPR1_EL1	     ICC(12, 12, 3)
-#define ICC_CTLR_EL1	     ICC(12, 12, 4)
-#define ICC_SRE_EL1	     ICC(12, 12, 5)
-#define ICC_IGRPEN0_EL1	     ICC(12, 12, 6)
-#define ICC_IGRPEN1_EL1	     ICC(12, 12, 7)
+#define ICC(crn, crm, op2) (IVY_SYSREG(3, 0, crn, crm, op2) * 8u)
+#define ICC_PMR_EL1	   ICC(4, 6, 0)
+#define ICC_IAR0_EL1	   ICC(12, 8, 0)
+#define ICC_EOIR0_EL1	   ICC(12, 8, 1)
+#define ICC_HPPIR0_EL1	   ICC(12, 8, 2)
+#define ICC_BPR0_EL1	   ICC(12, 8, 3)
+#define ICC_AP0R0_EL1	   ICC(12, 8, 4)
+#define ICC_AP1R0_EL1	   ICC(12, 9, 0)
+#define ICC_DIR_EL1	   ICC(12, 11, 1)
+#define ICC_RPR_EL1	   ICC(12, 11, 3)
+#define ICC_SGI1R_EL1	   ICC(12, 11, 5)
+#define ICC_ASGI1R_EL1	   ICC(12, 11, 6)
+#define ICC_SGI0R_EL1	   ICC(12, 11, 7)
+#define ICC_IAR1_EL1	   ICC(12, 12, 0)
+#define ICC_EOIR1_EL1	   ICC(12, 12, 1)
+#define ICC_HPPIR1_EL1	   ICC(12, 12, 2)
+#define ICC_BPR1_EL1	   ICC(12, 12, 3)
+#define ICC_CTLR_EL1	   ICC(12, 12, 4)
+#define ICC_SRE_EL1	   ICC(12, 12, 5)
+#define ICC_IGRPEN0_EL1	   ICC(12, 12, 6)
+#define ICC_IGRPEN1_EL1	   ICC(12, 12, 7)
 
 #define ICC_CTLR_CBPR	 (1u << 0)
 #define ICC_CTLR_EOIMODE (1u << 1)
@@ -88,13 +88,13 @@ static uint64_t icc_read_hppir1(const struct vgic_access *acc, uint32_t offset)
 static void icc_write_eoir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	vgic_cpuif_eoi(acc->vc, (uint32_t)val & 0xffffff);
+	vgic_cpuif_eoi(acc->vc, (uint32_t)val & 0xffffff, 0);
 }
 
 static void icc_write_dir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	vgic_cpuif_deactivate(acc->vc, (uint32_t)val & 0xffffff);
+	vgic_cpuif_deactivate(acc->vc, (uint32_t)val & 0xffffff, 0);
 }
 
 static uint64_t icc_read_rpr(const struct vgic_access *acc, uint32_t offset)
@@ -275,10 +275,15 @@ static void icc_write_sgi0r(const struct vgic_access *acc, uint32_t offset, uint
 }
 
 /* A 64-bit system register; ACTION: one with side effects or nothing to save (no host access). */
-#define REG(enc, ...) { .offset = (enc), .len = 8, .widths = VGIC_W64, .flags = VGIC_REG_64, __VA_ARGS__ }
-#define ACTION(enc, ...)                                                                           \
-	{ .offset = (enc), .len = 8, .widths = VGIC_W64, .flags = VGIC_REG_64 | VGIC_REG_NO_HOST,    \
-	  __VA_ARGS__ }
+#define REG(enc, ...)                                                                            \
+	{                                                                                        \
+		.offset = (enc), .len = 8, .widths = VGIC_W64, .flags = VGIC_REG_64, __VA_ARGS__ \
+	}
+#define ACTION(enc, ...)                                             \
+	{                                                            \
+		.offset = (enc), .len = 8, .widths = VGIC_W64,       \
+		.flags = VGIC_REG_64 | VGIC_REG_NO_HOST, __VA_ARGS__ \
+	}
 
 static const struct vgic_reg icc_regs[] = {
 	REG(ICC_PMR_EL1, .read = icc_read_pmr, .write = icc_write_pmr),

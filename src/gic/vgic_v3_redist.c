@@ -88,7 +88,28 @@ static uint64_t rd_read_iidr(const struct vgic_access *acc, uint32_t offset)
 	return GICR_IIDR_VALUE;
 }
 
-/* GIC-CHOICES.md: Processor_Number is the vCPU index; Last on the last redistributor. */
+/*
+ * GICR_TYPER.Last: the last redistributor in use in its region, or the last
+ * vCPU's. Computed from the regions as they are laid out when the GIC is mapped
+ * (vCPUs in index order filling the regions in index order), so it reads the
+ * same before mapping (a restore) as after.
+ */
+static bool rd_is_last(const struct vgic_dist *dist, uint32_t index)
+{
+	uint32_t next = 0;
+
+	for (uint32_t i = 0; i < dist->nr_rdregs; i++) {
+		uint32_t cap = dist->rdregs[i].count ? dist->rdregs[i].count : dist->nr_cpus;
+		uint32_t used = cap < dist->nr_cpus - next ? cap : dist->nr_cpus - next;
+
+		if (index >= next && index < next + used)
+			return index + 1 == next + used || index + 1 == dist->nr_cpus;
+		next += used;
+	}
+	return index + 1 == dist->nr_cpus;
+}
+
+/* GIC-CHOICES.md: Processor_Number is the vCPU index; Last on the last one of each region. */
 static uint64_t rd_read_typer(const struct vgic_access *acc, uint32_t offset)
 {
 	uint64_t mpidr = ivy_vcpu_mpidr(acc->vc->vcpu);
@@ -96,7 +117,7 @@ static uint64_t rd_read_typer(const struct vgic_access *acc, uint32_t offset)
 
 	(void)offset;
 	return (aff << 32) | ((uint64_t)acc->vc->index << 8) | GICR_TYPER_PLPIS |
-	       (acc->vc->index + 1 == acc->dist->nr_cpus ? GICR_TYPER_LAST : 0);
+	       (rd_is_last(acc->dist, acc->vc->index) ? GICR_TYPER_LAST : 0);
 }
 
 static uint64_t rd_read_propbaser(const struct vgic_access *acc, uint32_t offset)
@@ -306,16 +327,18 @@ const struct vgic_frame *vgic_v3_redist_frame(uint32_t *offset)
 }
 
 /*
- * One MMIO region holds every redistributor: the offset names the vCPU (whose
- * registers are accessed, not necessarily the accessing one) and the frame.
+ * Each redistributor region is one MMIO region of consecutive redistributors:
+ * the offset names the vCPU (whose registers are accessed, not necessarily the
+ * accessing one) and the frame.
  */
-static const struct vgic_frame *redist_decode(struct vgic_dist *dist, uint64_t offset,
+static const struct vgic_frame *redist_decode(struct vgic_rdreg *rdreg, uint64_t offset,
 					      struct vgic_access *acc, uint32_t *frame_off)
 {
-	uint64_t idx = offset / IVY_VGIC_V3_REDIST_SIZE;
+	uint64_t idx = rdreg->first_cpu + offset / IVY_VGIC_V3_REDIST_SIZE;
 
 	*frame_off = (uint32_t)(offset % IVY_VGIC_V3_REDIST_SIZE);
-	*acc = (struct vgic_access){ .dist = dist, .vc = vgic_cpu_of(dist, (uint32_t)idx) };
+	*acc = (struct vgic_access){ .dist = rdreg->dist,
+				     .vc = vgic_cpu_of(rdreg->dist, (uint32_t)idx) };
 	if (!acc->vc)
 		return NULL;
 	return vgic_v3_redist_frame(frame_off);
@@ -334,7 +357,7 @@ static uint64_t redist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t o
 		return 0;
 	frame = redist_decode(opaque, offset, &acc, &off);
 	if (!frame) {
-		vm_stat_inc(((struct vgic_dist *)opaque)->vm, IVY_STAT_GIC_BAD_ACCESS);
+		vm_stat_inc(((struct vgic_rdreg *)opaque)->dist->vm, IVY_STAT_GIC_BAD_ACCESS);
 		return 0;
 	}
 	loaded = vgic_mmio_enter(self);
@@ -356,7 +379,7 @@ static void redist_mmio_write(void *opaque, struct ivy_vcpu *vcpu, uint64_t offs
 		return;
 	frame = redist_decode(opaque, offset, &acc, &off);
 	if (!frame) {
-		vm_stat_inc(((struct vgic_dist *)opaque)->vm, IVY_STAT_GIC_BAD_ACCESS);
+		vm_stat_inc(((struct vgic_rdreg *)opaque)->dist->vm, IVY_STAT_GIC_BAD_ACCESS);
 		return;
 	}
 	loaded = vgic_mmio_enter(self);

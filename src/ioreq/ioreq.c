@@ -171,6 +171,14 @@ static void client_free(struct ivy_ioreq_client *c)
 	free(c);
 }
 
+/* Drops a reference; the last one frees the client. */
+static void client_put(struct ivy_ioreq_client *c)
+{
+	/* Acq_rel: every use of the client's memory happens before the free. */
+	if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+		client_free(c);
+}
+
 void ioreq_vm_free(struct ivy_vm *vm)
 {
 	struct ioreq_vm *io = vm->ioreq;
@@ -181,7 +189,7 @@ void ioreq_vm_free(struct ivy_vm *vm)
 		struct ivy_ioreq_client *c = io->zombies;
 
 		io->zombies = c->next;
-		client_free(c);
+		client_put(c);
 	}
 	ioreq_routes_free(atomic_load_explicit(&io->routes, memory_order_relaxed));
 	munmap(io->slots, io->map_size);
@@ -269,7 +277,7 @@ static void vcpu_route_leave(struct ioreq_vcpu *iv)
 {
 	unsigned gen = atomic_load_explicit(&iv->gen, memory_order_relaxed);
 
-	/* Release: the assignment (claim, users) is visible to a writer that sees us leave. */
+	/* Release: the assignment (claim, reference) is visible to a writer that sees us leave. */
 	atomic_store_explicit(&iv->gen, gen + 1, memory_order_release);
 }
 
@@ -396,7 +404,7 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 
 	/* Dispatch: the service side takes the slot from PENDING to PROCESSING. */
 	s->client_id = c->id;
-	atomic_fetch_add_explicit(&c->users, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 	iv->client = c;
 	if (c->remote) {
 		struct ivy_ioreq_slot *cs = &c->slots[v];
@@ -487,9 +495,8 @@ uint64_t ioreq_request_finish(struct ioreq_vm *io, uint32_t v)
 	}
 	vm_trace(io->vm, IVY_TRACE_IOREQ_COMPLETE, (int32_t)v, iv->addr, id);
 	iv->client = NULL;
-	/* Release: the client's destroyer may free its memory once users reaches zero. */
 	if (c)
-		atomic_fetch_sub_explicit(&c->users, 1, memory_order_release);
+		client_put(c);
 	/* The requester owns COMPLETE: return the slot. */
 	atomic_store_explicit(ioreq_slot_state(s), IVY_IOREQ_STATE_FREE, memory_order_release);
 	return iv->dir == IVY_IOREQ_WRITE ? 0 : value;
@@ -654,6 +661,7 @@ static int client_alloc(struct ioreq_vm *io, const char *name, struct ivy_ioreq_
 	if (!c)
 		return -ENOMEM;
 	c->io = io;
+	atomic_init(&c->refs, 1);
 	c->memfd = -1;
 	c->kick_fd = -1;
 	snprintf(c->name, sizeof(c->name), "%s", name ? name : "client");
@@ -864,7 +872,8 @@ static void client_wake_all(struct ivy_ioreq_client *c)
 
 /*
  * Unlinks the client, completes its requests as unhandled and waits until no
- * vCPU and no waiter uses it. The caller holds io->lock.
+ * thread waits on it. vCPUs still consuming their completions keep the memory
+ * alive through their references. The caller holds io->lock.
  */
 static void client_shutdown_locked(struct ioreq_vm *io, struct ivy_ioreq_client *c)
 {
@@ -888,12 +897,9 @@ static void client_shutdown_locked(struct ioreq_vm *io, struct ivy_ioreq_client 
 	/* No vCPU can pick the client any more; fail what it still holds. */
 	for (uint32_t v = 0; v < io->nr_slots; v++)
 		request_complete_unhandled(io, v, c->id);
+	/* Threads in ivy_ioreq_client_wait() hold the handle: they must leave first. */
 	client_wake_all(c);
-	while (atomic_load_explicit(&c->users, memory_order_acquire) ||
-	       atomic_load_explicit(&c->waiters, memory_order_acquire)) {
-		/* Requests completed above may race with new ones picked before the fence. */
-		for (uint32_t v = 0; v < io->nr_slots; v++)
-			request_complete_unhandled(io, v, c->id);
+	while (atomic_load_explicit(&c->waiters, memory_order_acquire)) {
 		client_wake_all(c);
 		nanosleep(&nap, NULL);
 	}
@@ -913,13 +919,13 @@ int ivy_ioreq_client_destroy(struct ivy_ioreq_client *client)
 		if (*pp == client) {
 			*pp = client->next;
 			pthread_mutex_unlock(&io->lock);
-			client_free(client);
+			client_put(client);
 			return 0;
 		}
 	}
 	client_shutdown_locked(io, client);
 	pthread_mutex_unlock(&io->lock);
-	client_free(client);
+	client_put(client);
 	return 0;
 }
 
@@ -1072,25 +1078,18 @@ int ivy_ioreq_client_complete(struct ivy_ioreq_client *client, const struct ivy_
 int ivy_ioreq_clear(struct ivy_vm *vm)
 {
 	struct ioreq_vm *io = vm ? ioreq_vm_of(vm) : NULL;
-	struct timespec nap = { 0, 100000 };
 
 	if (!io || vm_is_destroyed(vm))
 		return -ENODEV;
+	/*
+	 * Each vCPU thread still waiting consumes its (unhandled) completion and
+	 * frees its slot itself: the requester owns COMPLETE. A paused VM has no
+	 * vCPU inside the engine, so once this returns every slot is FREE or about
+	 * to be.
+	 */
 	for (uint32_t v = 0; v < io->nr_slots; v++)
 		request_complete_unhandled(io, v, 0);
-	/* The vCPU threads consume their completions; give them a second. */
-	for (int tries = 0; tries < 10000; tries++) {
-		bool busy = false;
-
-		for (uint32_t v = 0; v < io->nr_slots; v++)
-			if (atomic_load_explicit(ioreq_slot_state(&io->slots[v]),
-						 memory_order_acquire) != IVY_IOREQ_STATE_FREE)
-				busy = true;
-		if (!busy)
-			return 0;
-		nanosleep(&nap, NULL);
-	}
-	return -EBUSY;
+	return 0;
 }
 
 void ioreq_vm_teardown(struct ivy_vm *vm)

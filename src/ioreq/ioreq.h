@@ -68,8 +68,13 @@ struct ivy_ioreq_client {
 	void *opaque;
 	bool remote; /* out-of-process: slots and ctl live in memfd */
 	atomic_bool dead;
-	/* vCPUs holding a request assigned to the client (they touch its memory). */
-	atomic_uint users;
+	/*
+	 * One reference for the handle, one per vCPU holding a request assigned to
+	 * the client (it touches the client's memory until it has consumed the
+	 * completion). The last put frees the client, so a destroy never waits
+	 * for vCPU threads.
+	 */
+	atomic_uint refs;
 	/* Threads inside ivy_ioreq_client_wait(). */
 	atomic_uint waiters;
 	/* Bumped (futex word) to wake in-process waiters. */

@@ -10,6 +10,14 @@ static void gic_kick(void *opaque, struct ivy_vcpu *vcpu)
 	__atomic_fetch_add(&g->kicks[ivy_vcpu_index(vcpu) & 7], 1, __ATOMIC_RELAXED);
 }
 
+static void gic_trace(void *opaque, const struct ivy_trace_event *ev)
+{
+	struct gic *g = opaque;
+
+	if (g->nr_trace < sizeof(g->trace) / sizeof(g->trace[0]))
+		g->trace[g->nr_trace++] = *ev;
+}
+
 int gic_set_attr(struct gic *g, uint32_t group, uint64_t attr, void *val)
 {
 	struct ivy_device_attr a = { .group = group, .attr = attr, .addr = val };
@@ -26,7 +34,7 @@ int gic_get_attr(struct gic *g, uint32_t group, uint64_t attr, void *val)
 
 void gic_new_bare(struct gic *g, unsigned nr)
 {
-	struct ivy_vm_hooks hooks = { .opaque = g, .kick = gic_kick };
+	struct ivy_vm_hooks hooks = { .opaque = g, .kick = gic_kick, .trace = gic_trace };
 	uint64_t addr;
 
 	memset(g, 0, sizeof(*g));

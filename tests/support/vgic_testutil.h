@@ -61,6 +61,9 @@ struct gic {
 	struct ivy_vcpu *vcpu[8];
 	unsigned nr;
 	unsigned kicks[8]; /* kick hook calls per vCPU */
+	/* Trace events recorded once ivy_vm_set_trace(vm, true) is called. */
+	struct ivy_trace_event trace[64];
+	unsigned nr_trace;
 };
 
 /*
