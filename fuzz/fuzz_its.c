@@ -127,9 +127,9 @@ static uint64_t pick_addr(struct input *in, uint64_t align)
 	}
 }
 
-static const uint16_t offsets[] = { 0x0,  0x4,	0x8,   0xc,   0x80,  0x84,  0x88,
-				    0x8c, 0x90, 0x94,  0x100, 0x104, 0x108, 0x10c,
-				    0x110, 0x138, 0xffe8, 0xfffc, 0x40, 0x2 };
+static const uint16_t offsets[] = { 0x0,   0x4,	  0x8,	  0xc,	  0x80,	 0x84,	0x88,
+				    0x8c,  0x90,  0x94,	  0x100,  0x104, 0x108, 0x10c,
+				    0x110, 0x138, 0xffe8, 0xfffc, 0x40,	 0x2 };
 
 static uint64_t pick_offset(struct input *in)
 {
@@ -156,31 +156,73 @@ static const uint8_t opcodes[] = { 0x01, 0x03, 0x04, 0x05, 0x08, 0x09,
 /* A command: a real opcode with small IDs most of the time, raw bytes otherwise. */
 static void make_cmd(struct input *in, uint64_t c[4])
 {
-	uint64_t r = take(in, 1);
+	uint64_t r = take(in, 1), ids = take(in, 2);
 
-	if ((r & 7) == 7) {
+	if ((r & 15) == 15) {
 		for (int i = 0; i < 4; i++)
 			c[i] = take(in, 8);
 		return;
 	}
-	c[0] = opcodes[take(in, 1) % sizeof(opcodes)] | (take(in, 1) % 20) << 32;
-	c[1] = (take(in, 1) % 40) | (8192 + take(in, 1) % 64) << 32 | (take(in, 1) % 6);
-	c[2] = (r & 8 ? 1ull << 63 : 0) | (take(in, 1) % 6) << 16 | (take(in, 1) % 12);
+	/* DeviceID 0-3, EventID 0-7, pINTID 8192-8207, ICID 0-3, RDbase 0-4 (4 is out of range). */
+	c[0] = opcodes[(r >> 4) % sizeof(opcodes)] | (ids & 3) << 32;
+	c[1] = ((ids >> 2) & 7) | (8192 + ((ids >> 5) & 15)) << 32;
+	if ((c[0] & 0xff) == 0x08)
+		c[1] = (ids >> 2) & 7; /* MAPD Size */
+	c[2] = (r & 8 ? 0 : 1ull << 63) | (((ids >> 9) & 7) % 5) << 16 | ((ids >> 12) & 3);
 	if ((c[0] & 0xff) == 0x08)
 		c[2] |= pick_addr(in, 256) & ((1ull << 52) - 1);
-	c[3] = (take(in, 1) % 6) << 16;
+	c[3] = ((ids >> 14) % 5) << 16;
 }
 
 static void reg_host(struct ivy_device *its, struct input *in, bool is_write)
 {
 	uint64_t v = pick_value(in, true);
-	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ITS_REGS, .attr = pick_offset(in),
+	struct ivy_device_attr a = { .group = IVY_ITS_GRP_ITS_REGS,
+				     .attr = pick_offset(in),
 				     .addr = &v };
 
 	if (is_write)
 		(void)ivy_device_set_attr(its, &a);
 	else
 		(void)ivy_device_get_attr(its, &a);
+}
+
+/* What a VMM does to snapshot and restore the ITS in place (KVM's documented order). */
+static void snapshot_round_trip(struct ivy_device *its)
+{
+	static const uint64_t regs[] = { 0x80, 0x100, 0x108, 0x88, 0x90, 0x4 };
+	uint64_t val[6], ctlr = 0, dummy = 0;
+	struct ivy_device_attr r = { .group = IVY_ITS_GRP_ITS_REGS };
+	struct ivy_device_attr c = { .group = IVY_ITS_GRP_CTRL, .addr = &dummy };
+
+	c.attr = IVY_ITS_SAVE_TABLES;
+	if (ivy_device_set_attr(its, &c))
+		return;
+	for (int i = 0; i < 6; i++) {
+		r.attr = regs[i];
+		r.addr = &val[i];
+		if (ivy_device_get_attr(its, &r))
+			abort();
+	}
+	r.attr = 0;
+	r.addr = &ctlr;
+	if (ivy_device_get_attr(its, &r))
+		abort();
+	c.attr = IVY_ITS_CTRL_RESET;
+	if (ivy_device_set_attr(its, &c))
+		abort();
+	for (int i = 0; i < 6; i++) {
+		r.attr = regs[i];
+		r.addr = &val[i];
+		if (ivy_device_set_attr(its, &r))
+			abort(); /* values read back must be accepted */
+	}
+	c.attr = IVY_ITS_RESTORE_TABLES;
+	(void)ivy_device_set_attr(its, &c);
+	ctlr &= 1;
+	r.attr = 0;
+	r.addr = &ctlr;
+	(void)ivy_device_set_attr(its, &r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -192,8 +234,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ivy_vm *vm;
 	struct ivy_device *its;
 	struct ivy_vcpu *vcpu;
-	uint64_t base = ITS_BASE, cw = 0, dummy = 0;
-	struct ivy_device_attr addr = { .group = IVY_ITS_GRP_ADDR, .attr = IVY_ITS_ADDR_TYPE,
+	uint64_t base = ITS_BASE, cw = 0, dummy = 0, setup;
+	struct ivy_device_attr addr = { .group = IVY_ITS_GRP_ADDR,
+					.attr = IVY_ITS_ADDR_TYPE,
 					.addr = &base };
 	struct ivy_device_attr ctrl = { .group = IVY_ITS_GRP_CTRL, .addr = &dummy };
 
@@ -209,11 +252,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    ivy_device_set_attr(its, &addr) || its_set_redist_ops(its, &fuzz_ops, NULL))
 		abort();
 
+	/*
+	 * Most inputs start from a usable ITS (queue and tables in RAM, flat or
+	 * two-level, enabled) so that commands reach the mapping code; the rest
+	 * start from reset and must set it up themselves.
+	 */
+	setup = take(&in, 1);
+	if (setup & 3) {
+		uint64_t regs[3][2] = {
+			{ 0x80, (1ull << 63) | RAM_BASE | 1 },
+			{ 0x100,
+			  (1ull << 63) | (setup & 4 ? 1ull << 62 : 0) | (RAM_BASE + 0x10000) },
+			{ 0x108,
+			  (1ull << 63) | (setup & 8 ? 1ull << 62 : 0) | (RAM_BASE + 0x20000) },
+		};
+		uint64_t l1 = (1ull << 63) | (RAM_BASE + 0x30000), one = 1;
+
+		for (int i = 0; i < 3; i++)
+			(void)ivy_vcpu_mmio(vcpu, ITS_BASE + regs[i][0], 8, true, &regs[i][1]);
+		(void)ivy_guest_write(vm, RAM_BASE + 0x10000, &l1, sizeof(l1));
+		l1 += 0x10000;
+		(void)ivy_guest_write(vm, RAM_BASE + 0x20000, &l1, sizeof(l1));
+		(void)ivy_vcpu_mmio(vcpu, ITS_BASE, 4, true, &one);
+	}
 	for (unsigned steps = 0; in.left && steps < 256; steps++) {
 		uint64_t op = take(&in, 1), off, v, c[4];
 		unsigned len = 1u << (take(&in, 1) & 3);
 
-		switch (op % 10) {
+		switch (op % 12) {
 		case 0: /* guest register write */
 			off = pick_offset(&in);
 			v = pick_value(&in, off >= 0x80 && off < 0x140);
@@ -222,28 +288,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 1: /* guest register read */
 			(void)ivy_vcpu_mmio(vcpu, ITS_BASE + pick_offset(&in), len, false, &v);
 			break;
-		case 2: /* a command at the guest's write pointer, then CWRITER */
+		case 2: /* a command at the ITS's write pointer, then CWRITER */
 		case 3:
+		case 4:
 			make_cmd(&in, c);
 			(void)ivy_vcpu_mmio(vcpu, ITS_BASE + 0x80, 8, false, &v);
+			(void)ivy_vcpu_mmio(vcpu, ITS_BASE + 0x88, 8, false, &cw);
 			(void)ivy_guest_write(vm, (v & ((1ull << 52) - 4096)) + cw, c, sizeof(c));
 			cw = (cw + 32) % ((v & 0xff) * 4096 + 4096);
 			v = cw | (take(&in, 1) & 1); /* Retry sometimes */
 			(void)ivy_vcpu_mmio(vcpu, ITS_BASE + 0x88, 8, true, &v);
 			break;
-		case 4: /* the guest edits its tables (level-1 entries, DTEs) */
+		case 10: /* the guest edits its tables (level-1 entries, DTEs) */
 			v = pick_value(&in, true);
 			(void)ivy_guest_write(vm, pick_addr(&in, 8), &v, sizeof(v));
 			break;
 		case 5: /* an MSI */
-			(void)its_signal_msi(vm, ITS_BASE + 0x10040, (uint32_t)(take(&in, 1) % 40),
-					     (uint32_t)(take(&in, 1) % 20));
+			(void)its_signal_msi(vm, ITS_BASE + 0x10040, (uint32_t)(take(&in, 1) % 9),
+					     (uint32_t)(take(&in, 1) % 5));
 			break;
 		case 6: reg_host(its, &in, true); break;
 		case 7: reg_host(its, &in, false); break;
-		case 8: /* save, restore, reset, init */
-			ctrl.attr = take(&in, 1) % 5;
-			(void)ivy_device_set_attr(its, &ctrl);
+		case 8: /* save, restore, reset, init, or a whole snapshot round trip */
+			ctrl.attr = take(&in, 1) % 6;
+			if (ctrl.attr == 5)
+				snapshot_round_trip(its);
+			else
+				(void)ivy_device_set_attr(its, &ctrl);
+			break;
+		case 11: /* disable */
+			v = 0;
+			(void)ivy_vcpu_mmio(vcpu, ITS_BASE, 4, true, &v);
 			break;
 		default: /* enable */
 			v = 1;

@@ -168,6 +168,24 @@ static void test_cwriter_beyond_queue(void **state)
 	its_env_free(e);
 }
 
+/* A VMM that sees 64-bit accesses as two 32-bit halves (low first) drives the queue fine. */
+static void test_cwriter_halves(void **state)
+{
+	struct its_env *e = its_env_new(2, 0);
+
+	(void)state;
+	cmd_mapc(e, 0, 1, true);
+	its_env_queue(e, 0x08 | 4ull << 32, 3, (1ull << 63) | its_env_itt(4), 0);
+	its_env_queue(e, 0x0a | 4ull << 32, 2 | 8200ull << 32, 0, 0);
+	its_env_write(e, GITS_CWRITER, 4, e->cwriter);
+	its_env_write(e, GITS_CWRITER + 4, 4, 0);
+	assert_int_equal(its_env_read(e, GITS_CREADR, 4), e->cwriter);
+	assert_int_equal(its_env_read(e, GITS_CREADR + 4, 4), 0);
+	assert_int_equal(its_env_msi(e, 4, 2), 1);
+	assert_int_equal(fake_pending(e->rd, 8200), 1);
+	its_env_free(e);
+}
+
 /* Commands are processed in order; a bad one is skipped with its code recorded. */
 static void test_error_skipped_and_recorded(void **state)
 {
@@ -456,9 +474,11 @@ static void test_bad_accesses(void **state)
 	its_env_write(e, GITS_CTLR, 8, 1);
 	assert_int_equal(its_env_read(e, GITS_CTLR, 4) & 1, 0);
 	assert_int_equal(bad_accesses(e) - n, 8);
-	/* GITS_TRANSLATER from a CPU: no DeviceID, ignored; reads as zero. */
+	/* GITS_TRANSLATER from a CPU: no DeviceID, ignored; reads as zero; 16 bits allowed. */
 	its_env_write(e, GITS_TRANSLATER, 4, 0);
+	its_env_write(e, GITS_TRANSLATER, 2, 0);
 	assert_int_equal(its_env_read(e, GITS_TRANSLATER, 4), 0);
+	assert_int_equal(bad_accesses(e) - n, 8);
 	its_env_free(e);
 }
 
@@ -624,6 +644,7 @@ int main(void)
 		cmocka_unit_test(test_quiescent),
 		cmocka_unit_test(test_cbaser_baser_rules),
 		cmocka_unit_test(test_cwriter_beyond_queue),
+		cmocka_unit_test(test_cwriter_halves),
 		cmocka_unit_test(test_error_skipped_and_recorded),
 		cmocka_unit_test(test_stall_and_retry),
 		cmocka_unit_test(test_mapd_remap_discards),

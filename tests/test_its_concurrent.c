@@ -79,6 +79,8 @@ static void run(struct its_env *e, uint32_t state_after, void (*fn)(struct its_e
 	atomic_store_explicit(&announced, step, memory_order_release);
 	fn(e, a);
 	atomic_store_explicit(&completed, step, memory_order_release);
+	/* Let the MSI threads run under each state, also on a loaded machine. */
+	sched_yield();
 }
 
 static void do_mapti0(struct its_env *e, uint64_t intid)
@@ -143,12 +145,12 @@ static void test_remap_while_signalling(void **state)
 	e->rd->on_set_pending = check_delivery;
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, msi_thread, e), 0);
-	/* At least 0.3 s and 2000 deliveries (a loaded machine may start the threads late). */
+	/* At least 0.3 s and 1000 deliveries (a loaded machine may start the threads late). */
 	start = now_s();
 	for (uint32_t x = 8192; step + 16 < MAX_STEPS; x = x == 8192 ? 8193 : 8192) {
 		double t = now_s() - start;
 
-		if (t > 10 || (t > 0.3 && atomic_load(&delivered) >= 2000))
+		if (t > 10 || (t > 0.3 && atomic_load(&delivered) >= 1000))
 			break;
 		run(e, pack(0, x), do_mapti0, x);
 		run(e, pack(1, x), do_movi, 1);	  /* pending state moves with it */
@@ -170,7 +172,7 @@ static void test_remap_while_signalling(void **state)
 		pthread_join(th[i], NULL);
 	e->rd->on_set_pending = NULL;
 	assert_int_equal(atomic_load(&stale), 0);
-	assert_true(atomic_load(&delivered) >= 2000);
+	assert_true(atomic_load(&delivered) >= 1000);
 	assert_true(atomic_load(&signalled) > atomic_load(&delivered));
 	assert_int_equal(its_env_nr_errors(e), 0);
 	its_env_free(e);

@@ -17,7 +17,7 @@
  *                                Type, Entry_Size and Page_Size (64 KiB) read-only;
  *                                WI while enabled
  *   0xffd0  GITS_PIDR4..CIDR3 32 ID registers
- *  0x10040  GITS_TRANSLATER  32  WI from a CPU (it has no DeviceID), RAZ
+ *  0x10040  GITS_TRANSLATER  32  WI from a CPU (it has no DeviceID), RAZ; 16- or 32-bit
  *
  * Everything else, and any access of a width or alignment a register does
  * not allow, reads as zero, ignores writes and counts IVY_STAT_GIC_BAD_ACCESS.
@@ -520,6 +520,7 @@ static void its_write_wi(struct vgic_its *its, uint32_t idx, uint64_t val)
 	(void)its, (void)idx, (void)val;
 }
 
+#define W16 (1u << 2)
 #define W32 (1u << 4)
 #define W64 (1u << 8)
 
@@ -601,7 +602,7 @@ static const struct its_reg_desc its_regs[] = {
 	{ .offset = GITS_TRANSLATER,
 	  .size = 4,
 	  .nr = 1,
-	  .widths = W32,
+	  .widths = W16 | W32,
 	  .host = false,
 	  .read = its_read_raz,
 	  .write = its_write_wi },

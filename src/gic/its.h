@@ -105,7 +105,9 @@ int its_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t eventid, uint3
  * Waits until every MSI translation that started before the call has finished
  * (a grace period). The redistributor side calls it after clearing
  * GICR_CTLR.EnableLPIs, so that no MSI translated before the clear delivers
- * afterwards. Must not be called from inside a redistributor op.
+ * afterwards. Must not be called from inside a redistributor op, nor while
+ * holding a lock that lpi_set_pending() takes (an MSI waiting for that lock
+ * would never finish its read-side section).
  */
 void its_synchronize(void);
 

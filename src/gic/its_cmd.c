@@ -77,6 +77,7 @@ enum its_cmd_error {
 struct its_cmd {
 	uint64_t dw[4];
 };
+_Static_assert(sizeof(struct its_cmd) == ITS_CMD_SIZE, "IHI 0069 5.3: a command is 32 bytes");
 
 static uint32_t cmd_devid(const struct its_cmd *c)
 {
@@ -245,9 +246,7 @@ static int its_cmd_mapti(struct vgic_its *its, const struct its_cmd *c, bool map
 {
 	uint32_t devid = cmd_devid(c), eventid = cmd_eventid(c), icid = cmd_icid(c);
 	uint32_t intid = mapi ? eventid : cmd_pintid(c);
-	const struct its_redist *rd = its_redist_locked(its);
 	struct its_device *dev = its_device_find_locked(its, devid);
-	int ret;
 
 	if (!dev)
 		return E_ITS_MAPTI_UNMAPPED_DEVICE;
@@ -260,18 +259,8 @@ static int its_cmd_mapti(struct vgic_its *its, const struct its_cmd *c, bool map
 		return 0;
 	if (!its_table_id_valid_locked(its, ITS_TABLE_COLLECTION, icid, NULL))
 		return E_ITS_MAPTI_COLLECTION_OOR;
-	ret = rd->ops->lpi_get(rd->ctx, intid);
-	if (ret)
-		return ret < 0 ? ret : -EIO;
 	/* GIC-CHOICES.md: a collection not mapped yet is fine; MAPC makes it deliverable. */
-	ret = its_xlate_insert_locked(its, xlate_key(devid, eventid), intid,
-				      its_coll_target_locked(its, icid), (uint16_t)icid);
-	if (ret) {
-		rd->ops->lpi_put(rd->ctx, intid);
-		return ret;
-	}
-	dev->nr_ites++;
-	return 0;
+	return its_map_event_locked(its, dev, devid, eventid, intid, icid);
 }
 
 /* MOVI: DW0 DeviceID; DW1 EventID; DW2 ICID (the new collection). */
@@ -430,6 +419,7 @@ void its_cmdq_process_locked(struct vgic_its *its)
 	ivy_gpa_t base = its->cbaser & ITS_GENMASK(51, 12);
 	uint32_t size = its_cmdq_size(its->cbaser);
 
+	its_assert_locked(its);
 	if (!atomic_load_explicit(&its->enabled, memory_order_relaxed) || its->stalled)
 		return;
 	while (its->creadr != its->cwriter) {

@@ -6,11 +6,18 @@
  *
  * Locks of the ITS, outermost first:
  *
- *   dev->attr_lock (device framework)
+ *   dev->attr_lock (device framework)       attribute calls; ADDR takes vm->config_lock inside
+ *   vm->config_lock (device destroy)
  *     its->cmd_lock            registers, command queue, devices, collections, mappings
- *       its_sync_lock          serialises grace periods (its_synchronize)
+ *       vm->mem_lock           guest RAM reads and writes (ivy_guest_read/write)
+ *       its_sync_lock          serialises grace periods (its_synchronize), leaf
  *       (redistributor locks, inside its_redist_ops members)
- *   its_registry_lock          the process-wide list of ITSes, leaf
+ *     its_registry_lock        the process-wide list of ITSes
+ *       its_sync_lock
+ *
+ * cmd_lock is never held while taking vm->config_lock: ADDR registers the
+ * MMIO region under attr_lock only, because device destruction takes
+ * cmd_lock with config_lock held.
  *
  * The MSI path takes none of them: it runs inside a read-side section
  * (its_read_lock/unlock) and loads the published translation table, which
@@ -211,6 +218,12 @@ struct its_xlate *its_xlate_locked(struct vgic_its *its);
 int64_t its_xlate_find_locked(struct vgic_its *its, uint32_t key);
 int its_xlate_insert_locked(struct vgic_its *its, uint32_t key, uint32_t intid, uint32_t rd,
 			    uint16_t icid);
+/*
+ * Maps (devid, eventid) of a mapped device to LPI intid in collection icid:
+ * takes the LPI reference and publishes the translation. 0 or -errno.
+ */
+int its_map_event_locked(struct vgic_its *its, struct its_device *dev, uint32_t devid,
+			 uint32_t eventid, uint32_t intid, uint32_t icid);
 /* Deletes the entry in slot i (caller waits a grace period before acting on its removal). */
 void its_xlate_remove_locked(struct vgic_its *its, uint32_t i);
 void its_xlate_set_rd_locked(struct vgic_its *its, uint32_t i, uint32_t rd);

@@ -57,6 +57,44 @@ struct its_collection *its_coll_alloc_locked(struct vgic_its *its, uint32_t icid
 	return *c ? &(*c)->coll[icid % ITS_CHUNK] : NULL;
 }
 
+/*
+ * The first mapped device (or collection) with an ID at or above *id, which
+ * is updated; NULL if none. Skips chunks never allocated.
+ */
+static struct its_device *its_device_next_locked(struct vgic_its *its, uint32_t *id)
+{
+	for (uint32_t d = *id; d < (1u << ITS_DEVBITS); d++) {
+		struct its_dev_chunk *c = its->devs[d / ITS_CHUNK];
+
+		if (!c) {
+			d |= ITS_CHUNK - 1;
+			continue;
+		}
+		if (c->dev[d % ITS_CHUNK].valid) {
+			*id = d;
+			return &c->dev[d % ITS_CHUNK];
+		}
+	}
+	return NULL;
+}
+
+static struct its_collection *its_coll_next_locked(struct vgic_its *its, uint32_t *id)
+{
+	for (uint32_t i = *id; i < (1u << ITS_ICIDBITS); i++) {
+		struct its_coll_chunk *c = its->colls[i / ITS_CHUNK];
+
+		if (!c) {
+			i |= ITS_CHUNK - 1;
+			continue;
+		}
+		if (c->coll[i % ITS_CHUNK].valid) {
+			*id = i;
+			return &c->coll[i % ITS_CHUNK];
+		}
+	}
+	return NULL;
+}
+
 uint32_t its_coll_target_locked(struct vgic_its *its, uint32_t icid)
 {
 	struct its_collection *coll = its_coll_find_locked(its, icid);
@@ -198,6 +236,7 @@ int its_xlate_insert_locked(struct vgic_its *its, uint32_t key, uint32_t intid, 
 	struct its_xlate *t = its_xlate_locked(its);
 	uint32_t i;
 
+	its_assert_locked(its);
 	if (t->live >= ITS_MAX_ITES)
 		return -ENOSPC;
 	/* Keep at least half the slots empty, counting tombstones, so misses end quickly. */
@@ -243,6 +282,24 @@ void its_xlate_set_rd_locked(struct vgic_its *its, uint32_t i, uint32_t rd)
 	atomic_store_explicit(&t->slot[i], (w & ~0xffffull) | rd, memory_order_release);
 }
 
+int its_map_event_locked(struct vgic_its *its, struct its_device *dev, uint32_t devid,
+			 uint32_t eventid, uint32_t intid, uint32_t icid)
+{
+	const struct its_redist *rd = its_redist_locked(its);
+	int ret = rd->ops->lpi_get(rd->ctx, intid);
+
+	if (ret)
+		return ret < 0 ? ret : -EIO;
+	ret = its_xlate_insert_locked(its, xlate_key(devid, eventid), intid,
+				      its_coll_target_locked(its, icid), (uint16_t)icid);
+	if (ret) {
+		rd->ops->lpi_put(rd->ctx, intid);
+		return ret;
+	}
+	dev->nr_ites++;
+	return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Removing mappings in bulk.                                                                 */
 
@@ -252,45 +309,77 @@ static bool slot_of_device(uint64_t w, uint32_t devid)
 	return xlate_word_live(w) && xlate_word_key(w) >> 16 == devid;
 }
 
+/*
+ * Calls fn(its, slot, arg) for every mapping of device devid: probes its
+ * EventIDs when the device's range is smaller than the table, else scans the
+ * table. fn may delete the slot it is given.
+ */
+static void its_device_for_each_slot_locked(
+	struct vgic_its *its, uint32_t devid, const struct its_device *dev,
+	void (*fn)(struct vgic_its *its, uint32_t slot, void *arg), void *arg)
+{
+	struct its_xlate *t = its_xlate_locked(its);
+
+	if ((1ull << dev->bits) <= t->mask + 1ull) {
+		for (uint32_t ev = 0; ev < (1u << dev->bits); ev++) {
+			int64_t i = its_xlate_find_locked(its, xlate_key(devid, ev));
+
+			if (i >= 0)
+				fn(its, (uint32_t)i, arg);
+		}
+		return;
+	}
+	for (uint32_t i = 0; i <= t->mask; i++)
+		if (slot_of_device(atomic_load_explicit(&t->slot[i], memory_order_relaxed), devid))
+			fn(its, i, arg);
+}
+
+struct unmap_ctx {
+	uint32_t *intids;
+	uint32_t n, cap;
+};
+
+static void unmap_slot(struct vgic_its *its, uint32_t slot, void *arg)
+{
+	struct unmap_ctx *u = arg;
+	const struct its_redist *rd = its_redist_locked(its);
+	uint32_t intid = xlate_word_intid(
+		atomic_load_explicit(&its_xlate_locked(its)->slot[slot], memory_order_relaxed));
+
+	its_xlate_remove_locked(its, slot);
+	if (u->n < u->cap) {
+		u->intids[u->n++] = intid;
+		return;
+	}
+	/* No room to remember it: wait for this one now. */
+	its_synchronize();
+	rd->ops->lpi_clear_pending(rd->ctx, intid);
+	rd->ops->lpi_put(rd->ctx, intid);
+}
+
 void its_device_unmap_ites_locked(struct vgic_its *its, uint32_t devid)
 {
 	struct its_device *dev = its_device_find_locked(its, devid);
 	const struct its_redist *rd = its_redist_locked(its);
-	struct its_xlate *t = its_xlate_locked(its);
-	uint32_t *intids, n = 0;
+	struct unmap_ctx u = { 0 };
 
 	if (!dev || !dev->nr_ites)
 		return;
 	/*
-	 * Remember the INTIDs before deleting, so their pending state can be
-	 * cleared after the grace period. If that small allocation fails, fall
-	 * back to waiting once per entry.
+	 * Remember the INTIDs while deleting, so that their pending state is
+	 * cleared after one grace period for all of them.
 	 */
-	intids = malloc(dev->nr_ites * sizeof(*intids));
-	for (uint32_t i = 0; i <= t->mask; i++) {
-		uint64_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
-
-		if (!slot_of_device(w, devid))
-			continue;
-		its_xlate_remove_locked(its, i);
-		if (intids) {
-			intids[n++] = xlate_word_intid(w);
-		} else {
-			its_synchronize();
-			rd->ops->lpi_clear_pending(rd->ctx, xlate_word_intid(w));
-			rd->ops->lpi_put(rd->ctx, xlate_word_intid(w));
-		}
-	}
+	u.intids = malloc(dev->nr_ites * sizeof(*u.intids));
+	u.cap = u.intids ? dev->nr_ites : 0;
+	its_device_for_each_slot_locked(its, devid, dev, unmap_slot, &u);
 	dev->nr_ites = 0;
-	if (!intids)
-		return;
 	/* No MSI translated before the deletions can still deliver after this. */
 	its_synchronize();
-	for (uint32_t k = 0; k < n; k++) {
-		rd->ops->lpi_clear_pending(rd->ctx, intids[k]);
-		rd->ops->lpi_put(rd->ctx, intids[k]);
+	for (uint32_t k = 0; k < u.n; k++) {
+		rd->ops->lpi_clear_pending(rd->ctx, u.intids[k]);
+		rd->ops->lpi_put(rd->ctx, u.intids[k]);
 	}
-	free(intids);
+	free(u.intids);
 }
 
 void its_forget_all_locked(struct vgic_its *its)
@@ -298,6 +387,7 @@ void its_forget_all_locked(struct vgic_its *its)
 	struct its_xlate *t = its_xlate_locked(its), *empty = xlate_alloc(16);
 	const struct its_redist *rd = its_redist_locked(its);
 
+	its_assert_locked(its);
 	for (uint32_t i = 0; !empty && i <= t->mask; i++) {
 		/* Out of memory for an empty table: delete in place, one grace period each. */
 		uint64_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
@@ -381,44 +471,35 @@ static int ite_rec_cmp(const void *a, const void *b)
 	return (x->eventid > y->eventid) - (x->eventid < y->eventid);
 }
 
-/*
- * The mappings of one device, sorted by EventID, in a new array (*out, to
- * free). Probes each EventID when the device's range is smaller than the
- * table, else scans the table.
- */
+struct ites_ctx {
+	struct its_ite_rec *recs;
+	uint32_t n, cap;
+};
+
+static void collect_slot(struct vgic_its *its, uint32_t slot, void *arg)
+{
+	struct ites_ctx *c = arg;
+	struct its_xlate *t = its_xlate_locked(its);
+	uint64_t w = atomic_load_explicit(&t->slot[slot], memory_order_relaxed);
+
+	if (c->n < c->cap)
+		c->recs[c->n++] = (struct its_ite_rec){ xlate_word_key(w) & 0xffff,
+							xlate_word_intid(w), t->icid[slot] };
+}
+
+/* The mappings of one device, sorted by EventID, in a new array (*out, to free). */
 static int its_device_ites_locked(struct vgic_its *its, uint32_t devid,
 				  const struct its_device *dev, struct its_ite_rec **out)
 {
-	struct its_xlate *t = its_xlate_locked(its);
-	struct its_ite_rec *recs = malloc((dev->nr_ites + 1) * sizeof(*recs));
-	uint32_t n = 0;
+	struct ites_ctx c = { .cap = dev->nr_ites };
 
-	if (!recs)
+	c.recs = malloc((dev->nr_ites + 1) * sizeof(*c.recs));
+	if (!c.recs)
 		return -ENOMEM;
-	if ((1ull << dev->bits) <= t->mask + 1ull) {
-		for (uint32_t ev = 0; ev < (1u << dev->bits) && n < dev->nr_ites; ev++) {
-			int64_t i = its_xlate_find_locked(its, xlate_key(devid, ev));
-
-			if (i >= 0)
-				recs[n++] = (struct its_ite_rec){
-					ev,
-					xlate_word_intid(atomic_load_explicit(
-						&t->slot[i], memory_order_relaxed)),
-					t->icid[i]
-				};
-		}
-	} else {
-		for (uint32_t i = 0; i <= t->mask && n < dev->nr_ites; i++) {
-			uint64_t w = atomic_load_explicit(&t->slot[i], memory_order_relaxed);
-
-			if (slot_of_device(w, devid))
-				recs[n++] = (struct its_ite_rec){ xlate_word_key(w) & 0xffff,
-								  xlate_word_intid(w), t->icid[i] };
-		}
-		qsort(recs, n, sizeof(*recs), ite_rec_cmp);
-	}
-	*out = recs;
-	return (int)n;
+	its_device_for_each_slot_locked(its, devid, dev, collect_slot, &c);
+	qsort(c.recs, c.n, sizeof(*c.recs), ite_rec_cmp);
+	*out = c.recs;
+	return (int)c.n;
 }
 
 static int its_save_itt_locked(struct vgic_its *its, uint32_t devid, const struct its_device *dev)
@@ -441,47 +522,35 @@ static int its_save_itt_locked(struct vgic_its *its, uint32_t devid, const struc
 	return ret;
 }
 
-/* The next mapped DeviceID after devid, or 0 if none. */
-static uint32_t its_next_devid_locked(struct vgic_its *its, uint32_t devid)
-{
-	for (uint32_t d = devid + 1; d < (1u << ITS_DEVBITS); d++) {
-		if (!its->devs[d / ITS_CHUNK]) {
-			d |= ITS_CHUNK - 1;
-			continue;
-		}
-		if (its_device_find_locked(its, d))
-			return d;
-	}
-	return 0;
-}
-
 static int its_save_devices_locked(struct vgic_its *its)
 {
+	uint32_t devid = 0;
+	struct its_device *dev;
+
 	if (!(its->baser[ITS_TABLE_DEVICE] & GITS_BASER_VALID))
 		return 0;
-	for (uint32_t devid = 0; devid < (1u << ITS_DEVBITS); devid++) {
-		struct its_device *dev = its_device_find_locked(its, devid);
-		uint64_t next;
+	for (dev = its_device_next_locked(its, &devid); dev;) {
+		uint32_t next_id = devid + 1;
+		struct its_device *next = its_device_next_locked(its, &next_id);
+		uint64_t offset = next ? next_id - devid : 0;
 		ivy_gpa_t dte;
 		int ret;
 
-		if (!dev)
-			continue;
 		if (!its_table_id_valid_locked(its, ITS_TABLE_DEVICE, devid, &dte))
 			return -EINVAL;
 		ret = its_save_itt_locked(its, devid, dev);
 		if (ret)
 			return ret;
-		next = its_next_devid_locked(its, devid);
-		next = next ? next - devid : 0;
-		if (next > DTE_NEXT_MAX)
-			next = DTE_NEXT_MAX;
+		if (offset > DTE_NEXT_MAX)
+			offset = DTE_NEXT_MAX;
 		ret = its_write_entry(its, dte,
-				      DTE_VALID | next << DTE_NEXT_SHIFT |
+				      DTE_VALID | offset << DTE_NEXT_SHIFT |
 					      (dev->itt >> 8 & DTE_ITT_MASK) << DTE_ITT_SHIFT |
 					      (uint64_t)(dev->bits - 1));
 		if (ret)
 			return ret;
+		dev = next;
+		devid = next_id;
 	}
 	return 0;
 }
@@ -493,12 +562,12 @@ static int its_save_collections_locked(struct vgic_its *its)
 
 	if (!(baser & GITS_BASER_VALID))
 		return 0;
-	for (uint32_t icid = 0; icid < (1u << ITS_ICIDBITS); icid++) {
-		struct its_collection *coll = its_coll_find_locked(its, icid);
+	for (uint32_t icid = 0;; icid++) {
+		struct its_collection *coll = its_coll_next_locked(its, &icid);
 		int ret;
 
 		if (!coll)
-			continue;
+			break;
 		if ((n + 1) * ITS_ENTRY_SIZE > bytes)
 			return -ENOSPC;
 		ret = its_write_entry(its, base + n * ITS_ENTRY_SIZE,
@@ -562,7 +631,6 @@ static int its_scan_table(struct vgic_its *its, ivy_gpa_t gpa, uint32_t first, u
 static int its_restore_ite(struct vgic_its *its, uint32_t eventid, uint64_t ite, uint32_t *next,
 			   void *arg)
 {
-	const struct its_redist *rd = its_redist_locked(its);
 	uint32_t devid = *(uint32_t *)arg, intid = (uint32_t)(ite >> 16), icid = ite & 0xffff;
 	struct its_device *dev = its_device_find_locked(its, devid);
 	int ret;
@@ -572,16 +640,9 @@ static int its_restore_ite(struct vgic_its *its, uint32_t eventid, uint64_t ite,
 	if (intid < ITS_LPI_FIRST || intid >= ITS_LPI_LIMIT ||
 	    !its_table_id_valid_locked(its, ITS_TABLE_COLLECTION, icid, NULL))
 		return -EINVAL;
-	ret = rd->ops->lpi_get(rd->ctx, intid);
+	ret = its_map_event_locked(its, dev, devid, eventid, intid, icid);
 	if (ret)
-		return ret < 0 ? ret : -EIO;
-	ret = its_xlate_insert_locked(its, xlate_key(devid, eventid), intid,
-				      its_coll_target_locked(its, icid), (uint16_t)icid);
-	if (ret) {
-		rd->ops->lpi_put(rd->ctx, intid);
 		return ret;
-	}
-	dev->nr_ites++;
 	*next = (uint32_t)(ite >> ITE_NEXT_SHIFT);
 	return 1;
 }
@@ -677,12 +738,10 @@ static int its_restore_collections_locked(struct vgic_its *its)
 
 static bool its_has_state_locked(struct vgic_its *its)
 {
-	if (its_xlate_locked(its)->live)
-		return true;
-	for (uint32_t i = 0; i < (1u << ITS_DEVBITS); i++)
-		if (its_device_find_locked(its, i) || its_coll_find_locked(its, i))
-			return true;
-	return false;
+	uint32_t d = 0, c = 0;
+
+	return its_xlate_locked(its)->live || its_device_next_locked(its, &d) ||
+	       its_coll_next_locked(its, &c);
 }
 
 int its_restore_tables_locked(struct vgic_its *its)
