@@ -262,35 +262,6 @@ int ivy_client_irq_raise(struct ivy_client *c, unsigned index)
 	return write(c->irq_fds[index], &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
 }
 
-/* Takes one pending vCPU from the control page, or returns -1. */
-static int64_t client_take(struct ivy_client *c)
-{
-	for (uint32_t w = 0; w < (c->nr_slots + 63) / 64; w++) {
-		_Atomic uint64_t *word = (_Atomic uint64_t *)&c->ctl->pending[w];
-		uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
-
-		while (bits) {
-			uint64_t bit = bits & -bits;
-
-			/* Acquire: pairs with the VMM's release when it set the bit. */
-			bits = atomic_fetch_and_explicit(word, ~bit, memory_order_acquire);
-			if (bits & bit)
-				return (int64_t)w * 64 + __builtin_ctzll(bit);
-			bits &= ~bit;
-		}
-	}
-	return -1;
-}
-
-static bool client_pending(struct ivy_client *c)
-{
-	for (uint32_t w = 0; w < (c->nr_slots + 63) / 64; w++)
-		if (atomic_load_explicit((_Atomic uint64_t *)&c->ctl->pending[w],
-					 memory_order_relaxed))
-			return true;
-	return false;
-}
-
 int ivy_client_wait(struct ivy_client *c, int timeout_ms, struct ivy_ioreq *req)
 {
 	_Atomic uint32_t *sleeping = (_Atomic uint32_t *)&c->ctl->sleeping;
@@ -298,7 +269,7 @@ int ivy_client_wait(struct ivy_client *c, int timeout_ms, struct ivy_ioreq *req)
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = c->kick_fd, .events = POLLIN },
 					 { .fd = c->sock, .events = POLLIN } };
-		int64_t v = client_take(c);
+		int64_t v = ivy_ioreq_ctl_take(c->ctl, c->nr_slots);
 		uint64_t drain;
 		int n;
 
@@ -324,7 +295,7 @@ int ivy_client_wait(struct ivy_client *c, int timeout_ms, struct ivy_ioreq *req)
 		atomic_store_explicit(sleeping, 1, memory_order_relaxed);
 		/* Pairs with the VMM's fence between setting a bit and reading `sleeping`. */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (client_pending(c)) {
+		if (ivy_ioreq_ctl_pending(c->ctl, c->nr_slots)) {
 			atomic_store_explicit(sleeping, 0, memory_order_relaxed);
 			continue;
 		}

@@ -503,6 +503,63 @@ static void test_vm_destroy_frees_parked_clients(void **state)
 	ivy_vm_close(vm);
 }
 
+/* A synchronous handler still running when its client or the VM goes: destroy waits for it. */
+struct slow_dev {
+	atomic_int inside;
+	atomic_int calls;
+};
+
+static int slow_handle(void *opaque, struct ivy_ioreq *req)
+{
+	struct slow_dev *d = opaque;
+
+	atomic_store(&d->inside, 1);
+	ioreq_test_sleep_ms(50);
+	req->value = 1;
+	atomic_fetch_add(&d->calls, 1);
+	atomic_store(&d->inside, 0);
+	return 0;
+}
+
+static const struct ivy_ioreq_client_ops slow_ops = { .handle = slow_handle };
+
+static void test_destroy_waits_for_sync_handler(void **state)
+{
+	for (int vm_level = 0; vm_level < 2; vm_level++) {
+		struct ivy_vm *vm = ioreq_test_vm(1, 0, NULL);
+		struct slow_dev d = { 0 };
+		struct ivy_ioreq_client_config cfg = { .ops = &slow_ops, .opaque = &d };
+		struct ivy_ioreq_client *c;
+		struct ioreq_async_access a;
+		uint64_t val = 0;
+
+		(void)state;
+		assert_int_equal(ivy_ioreq_client_create(vm, &cfg, &c), 0);
+		assert_int_equal(ivy_ioreq_client_add_range(c, IVY_IOREQ_TYPE_MMIO, 0, 0xfff), 0);
+		ioreq_async_start(&a, ivy_vm_vcpu(vm, 0), false, 0x10, 4, false, 0);
+		while (!atomic_load(&d.inside))
+			ioreq_test_sleep_ms(1);
+		if (vm_level)
+			assert_int_equal(ivy_vm_destroy(vm), 0);
+		else
+			assert_int_equal(ivy_ioreq_client_destroy(c), 0);
+		/* When destroy returns the handler has finished, and it never runs again. */
+		assert_int_equal(atomic_load(&d.inside), 0);
+		assert_int_equal(atomic_load(&d.calls), 1);
+		ioreq_async_join(&a);
+		if (!vm_level) {
+			assert_int_equal(test_mmio_read(ivy_vm_vcpu(vm, 0), 0x10, 4),
+					 0xffffffffull);
+		} else {
+			assert_int_equal(ivy_vcpu_mmio(ivy_vm_vcpu(vm, 0), 0x10, 4, false, &val),
+					 -ENODEV);
+			assert_int_equal(ivy_ioreq_client_destroy(c), 0);
+		}
+		assert_int_equal(atomic_load(&d.calls), 1);
+		ivy_vm_close(vm);
+	}
+}
+
 static void test_clear(void **state)
 {
 	struct ivy_vm *vm = ioreq_test_vm(2, 0, NULL);
@@ -643,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_client_destroy_in_flight),
 		cmocka_unit_test(test_vm_destroy_in_flight),
 		cmocka_unit_test(test_vm_destroy_frees_parked_clients),
+		cmocka_unit_test(test_destroy_waits_for_sync_handler),
 		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_pci_cf8_cfc),
 		cmocka_unit_test(test_pci_ecam),

@@ -114,6 +114,37 @@ _Static_assert(sizeof(struct ivy_ioreq_ctl) == IVY_IOREQ_PAGE_SIZE, "control pag
 _Static_assert(__builtin_offsetof(struct ivy_ioreq_ctl, sleeping) == 0x40, "sleeping");
 #endif
 
+/*
+ * The serving side of the control page's pending bitmap: takes one vCPU whose
+ * slot awaits the client and returns its index, or -1. The acquire pairs with
+ * the VMM's release when it set the bit, so the slot's body is visible.
+ */
+static inline int64_t ivy_ioreq_ctl_take(struct ivy_ioreq_ctl *ctl, uint32_t nr_slots)
+{
+	for (uint32_t w = 0; w < (nr_slots + 63) / 64 && w < IVY_MAX_VCPUS / 64; w++) {
+		uint64_t bits = __atomic_load_n(&ctl->pending[w], __ATOMIC_RELAXED);
+
+		while (bits) {
+			uint64_t bit = bits & (~bits + 1);
+
+			bits = __atomic_fetch_and(&ctl->pending[w], ~bit, __ATOMIC_ACQUIRE);
+			if (bits & bit)
+				return (int64_t)w * 64 + __builtin_ctzll(bit);
+			bits &= ~bit;
+		}
+	}
+	return -1;
+}
+
+/* True if any bit of the pending bitmap is set. */
+static inline bool ivy_ioreq_ctl_pending(const struct ivy_ioreq_ctl *ctl, uint32_t nr_slots)
+{
+	for (uint32_t w = 0; w < (nr_slots + 63) / 64 && w < IVY_MAX_VCPUS / 64; w++)
+		if (__atomic_load_n(&ctl->pending[w], __ATOMIC_RELAXED))
+			return true;
+	return false;
+}
+
 /* Number of slot pages for a VM with max_vcpus vCPUs. */
 static inline uint32_t ivy_ioreq_nr_pages(uint32_t max_vcpus)
 {
@@ -126,12 +157,20 @@ static inline uint32_t ivy_ioreq_nr_pages(uint32_t max_vcpus)
 /*
  * Sets up the I/O-request engine of a VM: allocates the request pages (a memfd)
  * and routes every access the MMIO bus does not answer, and every port access,
- * through it. Errors: -EEXIST (already set up), -ENODEV (VM destroyed), -ENOMEM,
+ * through it. Dispatch runs on the requesting vCPU's thread. A vCPU waits for
+ * its request by polling when the VM has IVY_VM_F_IOREQ_POLLING, else it sleeps
+ * on a futex, calling hooks.vcpu_block(opaque, vcpu, true) before and
+ * (..., false) after; the synchronous path never waits. Errors: -EEXIST (already set up), -ENODEV (VM destroyed), -ENOMEM,
  * or the errno of memfd_create/mmap.
  */
 IVY_MUST_CHECK int ivy_ioreq_init(struct ivy_vm *vm);
 
-/* The memfd holding the VM's request pages, or -ENODEV. The fd stays owned by the VM. */
+/*
+ * The memfd holding the VM's own request pages, or -ENODEV. The fd stays owned
+ * by the VM. These pages are the canonical state of every request: share them
+ * only with trusted observers (a debugger, a monitor). Out-of-process clients
+ * never get them; each receives pages of its own (docs/ioreq-protocol.md).
+ */
 int ivy_ioreq_pages_fd(struct ivy_vm *vm);
 
 /*
@@ -182,7 +221,10 @@ struct ivy_ioreq_client_ops {
 	/*
 	 * The synchronous path: called on the requesting vCPU's thread, possibly on
 	 * several vCPUs at once. Fill req->value for reads and return 0, or return a
-	 * negative errno to complete the request as unhandled. Must not destroy clients.
+	 * negative errno to complete the request as unhandled. It runs inside the
+	 * routing read section, so it must not change routing (create or destroy
+	 * clients, claim ranges, assign ioeventfds, set the ECAM window): those
+	 * wait for every vCPU to leave the section and would wait for themselves.
 	 */
 	int (*handle)(void *opaque, struct ivy_ioreq *req);
 };

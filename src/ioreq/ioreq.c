@@ -211,7 +211,7 @@ void ioreq_vm_free(struct ivy_vm *vm)
  * request was assigned to (its out-of-process slot gets a wake-up too).
  */
 static void slot_publish_complete(struct ioreq_vm *io, uint32_t v, uint64_t value, uint32_t result,
-				  struct ivy_ioreq_client *client)
+				  struct ivy_ioreq_client *client, bool wake)
 {
 	struct ivy_ioreq_slot *s = &io->slots[v];
 
@@ -233,7 +233,7 @@ static void slot_publish_complete(struct ioreq_vm *io, uint32_t v, uint64_t valu
 	s->result = result;
 	/* Release: publishes value and result to the vCPU, which loads state with acquire. */
 	atomic_store_explicit(ioreq_slot_state(s), IVY_IOREQ_STATE_COMPLETE, memory_order_release);
-	if (!io->polling)
+	if (wake && !io->polling)
 		ioreq_futex_wake(ioreq_slot_state(s), 1, false);
 }
 
@@ -257,7 +257,7 @@ static bool request_complete_unhandled(struct ioreq_vm *io, uint32_t v, uint32_t
 			    memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
-	slot_publish_complete(io, v, ~0ull, IVY_IOREQ_RESULT_UNHANDLED, iv->client);
+	slot_publish_complete(io, v, ~0ull, IVY_IOREQ_RESULT_UNHANDLED, iv->client, true);
 	return true;
 }
 
@@ -439,7 +439,8 @@ bool ioreq_request_start(struct ioreq_vm *io, uint32_t v, const struct ioreq_acc
 			    memory_order_acq_rel, memory_order_acquire))
 			slot_publish_complete(
 				io, v, ret ? ~0ull : req.value,
-				ret ? IVY_IOREQ_RESULT_UNHANDLED : IVY_IOREQ_RESULT_HANDLED, NULL);
+				ret ? IVY_IOREQ_RESULT_UNHANDLED : IVY_IOREQ_RESULT_HANDLED, NULL,
+				false); /* on the vCPU's own thread: nobody to wake */
 	} else {
 		client_post(c, v);
 	}
@@ -464,7 +465,8 @@ static bool request_accept_remote(struct ioreq_vm *io, uint32_t v, struct ivy_io
 						     claim_make(iv->seq, c->id | IOREQ_OWNER_DONE),
 						     memory_order_acq_rel, memory_order_acquire))
 		return false; /* someone else completed it: the VM's slot will say so */
-	slot_publish_complete(io, v, value, IVY_IOREQ_RESULT_HANDLED, NULL);
+	/* The vCPU itself accepts the answer: nobody to wake. */
+	slot_publish_complete(io, v, value, IVY_IOREQ_RESULT_HANDLED, NULL, false);
 	return true;
 }
 
@@ -656,10 +658,11 @@ out:
 
 static int client_alloc(struct ioreq_vm *io, const char *name, struct ivy_ioreq_client **out)
 {
-	struct ivy_ioreq_client *c = calloc(1, sizeof(*c));
+	struct ivy_ioreq_client *c = aligned_alloc(64, sizeof(*c));
 
 	if (!c)
 		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
 	c->io = io;
 	atomic_init(&c->refs, 1);
 	c->memfd = -1;
@@ -929,35 +932,6 @@ int ivy_ioreq_client_destroy(struct ivy_ioreq_client *client)
 	return 0;
 }
 
-/* Takes one vCPU bit from the client's pending bitmap; returns its index or -1. */
-static int64_t client_take(struct ivy_ioreq_client *c, uint32_t nr_slots)
-{
-	for (uint32_t w = 0; w < (nr_slots + 63) / 64; w++) {
-		_Atomic uint64_t *word = (_Atomic uint64_t *)&c->ctl->pending[w];
-		uint64_t bits = atomic_load_explicit(word, memory_order_relaxed);
-
-		while (bits) {
-			uint64_t bit = bits & -bits;
-
-			/* Acquire: pairs with the dispatcher's release of this bit. */
-			bits = atomic_fetch_and_explicit(word, ~bit, memory_order_acquire);
-			if (bits & bit)
-				return (int64_t)w * 64 + __builtin_ctzll(bit);
-			bits &= ~bit;
-		}
-	}
-	return -1;
-}
-
-static bool client_has_pending(struct ivy_ioreq_client *c, uint32_t nr_slots)
-{
-	for (uint32_t w = 0; w < (nr_slots + 63) / 64; w++)
-		if (atomic_load_explicit((_Atomic uint64_t *)&c->ctl->pending[w],
-					 memory_order_relaxed))
-			return true;
-	return false;
-}
-
 /* Fills *req from vCPU v's slot if the request there is still assigned to c. */
 static bool client_read_request(struct ivy_ioreq_client *c, uint32_t v, struct ivy_ioreq *req)
 {
@@ -1007,7 +981,7 @@ int ivy_ioreq_client_wait(struct ivy_ioreq_client *client, int64_t timeout_ns,
 			ret = -ENODEV;
 			break;
 		}
-		v = client_take(client, io->nr_slots);
+		v = ivy_ioreq_ctl_take(client->ctl, io->nr_slots);
 		if (v >= 0) {
 			if (client_read_request(client, (uint32_t)v, req)) {
 				ret = 0;
@@ -1034,7 +1008,7 @@ int ivy_ioreq_client_wait(struct ivy_ioreq_client *client, int64_t timeout_ns,
 		atomic_fetch_add_explicit(sleeping, 1, memory_order_relaxed);
 		/* Pairs with client_post(): it sees us sleeping or we see its bit. */
 		atomic_thread_fence(memory_order_seq_cst);
-		if (!client_has_pending(client, io->nr_slots) &&
+		if (!ivy_ioreq_ctl_pending(client->ctl, io->nr_slots) &&
 		    !atomic_load_explicit(&client->dead, memory_order_acquire))
 			ioreq_futex_wait(&client->doorbell, bell, left, false);
 		atomic_fetch_sub_explicit(sleeping, 1, memory_order_relaxed);
@@ -1068,7 +1042,7 @@ int ivy_ioreq_client_complete(struct ivy_ioreq_client *client, const struct ivy_
 			break;
 	}
 	slot_publish_complete(io, req->vcpu, req->value & ioreq_width_mask(iv->size),
-			      IVY_IOREQ_RESULT_HANDLED, NULL);
+			      IVY_IOREQ_RESULT_HANDLED, NULL, true);
 	return 0;
 }
 

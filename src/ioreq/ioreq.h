@@ -60,32 +60,35 @@ struct ioreq_routes {
 };
 
 struct ivy_ioreq_client {
+	/* Read-mostly: what dispatch looks at on every request. */
 	struct ioreq_vm *io;
 	uint32_t id;
 	uint32_t flags;
-	char name[32];
 	const struct ivy_ioreq_client_ops *ops; /* NULL: asynchronous */
 	void *opaque;
 	bool remote; /* out-of-process: slots and ctl live in memfd */
 	atomic_bool dead;
-	/*
-	 * One reference for the handle, one per vCPU holding a request assigned to
-	 * the client (it touches the client's memory until it has consumed the
-	 * completion). The last put frees the client, so a destroy never waits
-	 * for vCPU threads.
-	 */
-	atomic_uint refs;
-	/* Threads inside ivy_ioreq_client_wait(). */
-	atomic_uint waiters;
-	/* Bumped (futex word) to wake in-process waiters. */
-	atomic_uint doorbell;
 	struct ivy_ioreq_ctl *ctl;
 	/* Out-of-process: the client's own copy of the slots, then the control page. */
 	struct ivy_ioreq_slot *slots;
 	size_t map_size;
 	int memfd;
 	int kick_fd;
+	char name[32];
 	struct ivy_ioreq_client *next; /* io->clients */
+	/*
+	 * One reference for the handle, one per vCPU holding a request assigned to
+	 * the client (it touches the client's memory until it has consumed the
+	 * completion). The last put frees the client, so a destroy never waits
+	 * for vCPU threads. Own cache line: every request writes it.
+	 */
+	_Alignas(64) atomic_uint refs;
+	/*
+	 * The serving side's words, away from what vCPUs read: threads inside
+	 * ivy_ioreq_client_wait(), and the futex word that wakes them.
+	 */
+	_Alignas(64) atomic_uint waiters;
+	atomic_uint doorbell;
 };
 
 struct ioreq_vcpu {
