@@ -61,10 +61,11 @@ check-unit:
 
 check-guests:
 	@mkdir -p build && touch $(RESULTS)
-	@$(SUB) $(RELEASE) vmm vmm-tests
+	@$(SUB) $(RELEASE) lib vmm vmm-tests
 	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
 	@scripts/run-tests.sh vmm $(RESULTS) build/release/tests/vmm/test_*
 	@tests/vmm/cli.sh $(RESULTS) build/release/ivy build/guests
+	@tests/vmm/remote.sh $(RESULTS) build/release/ivy build/guests build/release/client/examples/ivy-regfile
 	@scripts/run-guests.sh $(RESULTS) build/release/ivy build/guests/tests
 
 check-asan:

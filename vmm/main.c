@@ -34,6 +34,8 @@ static const char usage_text[] =
 	"  --stats               print interrupt, I/O-request and vCPU statistics at exit\n"
 	"  --trace FILE          write a Chrome/Perfetto trace (JSON) of interrupts and I/O\n"
 	"  --timeout SECONDS     stop a guest that runs longer (exit status 124)\n"
+	"  --device-socket PATH  accept out-of-process device models (ivy-client) on this\n"
+	"                        Unix socket; they claim addresses and raise interrupts\n"
 	"  --help                this text\n"
 	"\n"
 	"Exit status: the value the guest wrote to the test-exit register, 0 after PSCI\n"
@@ -214,7 +216,8 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 		/* Accept --opt for -opt, as QEMU does. */
 		if (a[0] == '-' && a[1] == '-' && a[2] && strcmp(a, "--stats") &&
-		    strcmp(a, "--trace") && strcmp(a, "--timeout") && strcmp(a, "--help"))
+		    strcmp(a, "--trace") && strcmp(a, "--timeout") && strcmp(a, "--help") &&
+		    strcmp(a, "--device-socket"))
 			a++;
 #define NEED_ARG                                                              \
 	do {                                                                  \
@@ -257,6 +260,9 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 		} else if (!strcmp(a, "--trace")) {
 			NEED_ARG;
 			o->trace_path = v;
+		} else if (!strcmp(a, "--device-socket")) {
+			NEED_ARG;
+			o->device_socket = v;
 		} else if (!strcmp(a, "--timeout")) {
 			NEED_ARG;
 			char *end;
@@ -337,6 +343,14 @@ static int board_create(struct vmm *vmm)
 		return err;
 	if (vmm->opts.stats || vmm->opts.trace_path)
 		ivy_vm_set_trace(vmm->vm, true);
+	if (vmm->opts.device_socket) {
+		err = ivy_ioreq_server_start(vmm->vm, vmm->opts.device_socket);
+		if (err) {
+			fprintf(stderr, "ivy: cannot serve device clients on '%s': %s\n",
+				vmm->opts.device_socket, ivy_strerror(err));
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -448,6 +462,8 @@ int main(int argc, char **argv)
 				strerror(-err));
 	}
 	fflush(stdout);
+	if (vmm->opts.device_socket)
+		ivy_ioreq_server_stop(vmm->vm);
 	/* vCPU engines and the VM go with the process; the stdin reader may still be blocked. */
 	for (unsigned i = 0; i < vmm->nr_cpus; i++)
 		cpu_destroy(&vmm->cpus[i]);

@@ -77,8 +77,9 @@ struct vmm_opts {
 	const char *append;
 	bool stats;
 	const char *trace_path;
-	double timeout_s; /* 0: none */
-	bool demo;	  /* the built-in demo guest: prints the story header */
+	double timeout_s;	   /* 0: none */
+	bool demo;		   /* the built-in demo guest: prints the story header */
+	const char *device_socket; /* serve out-of-process device clients here */
 };
 
 enum cpu_power { CPU_OFF, CPU_ON_PENDING, CPU_ON };

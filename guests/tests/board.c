@@ -24,8 +24,8 @@ static bool on_sync(uint64_t esr, struct exc_frame *f)
 
 void guest_main(void)
 {
-	static const char *const names[] = { "arm,psci-1.0", "arm,psci-0.2", "arm,armv8-timer",
-					     "arm,pl011", "arm,primecell", "linux,dummy-virt",
+	static const char *const names[] = { "arm,psci-1.0", "arm,psci-0.2",  "arm,armv8-timer",
+					     "arm,pl011",    "arm,primecell", "linux,dummy-virt",
 					     "ivy,test-exit" };
 	gic_dist_init();
 	printf("board test on GICv%u\n", gic_version);
