@@ -122,12 +122,15 @@ void cpu_update_lines(struct vmm_cpu *cpu, bool refill)
 	uci_set_lines(&cpu->uci, irq, fiq);
 }
 
-/* (uc_ctl_flush_tlb is misnamed in 2.0.1: it flushes translated code.) */
 /* Cache maintenance seen on one engine applies to all: each acts at its next safe point. */
 static void cpu_apply_maintenance(struct vmm_cpu *cpu)
 {
+	/*
+	 * Dropping the translations of guest RAM page by page is far cheaper than
+	 * the engine's full flush, which resets its whole code buffer (seconds).
+	 */
 	if (atomic_exchange_explicit(&cpu->need_tb_flush, false, memory_order_acq_rel))
-		uc_ctl_flush_tlb(cpu->uc);
+		uc_ctl_remove_cache(cpu->uc, BOARD_RAM_BASE, BOARD_RAM_BASE + cpu->vmm->ram_size);
 	if (atomic_exchange_explicit(&cpu->need_tlb_flush, false, memory_order_acq_rel))
 		uci_flush_tlb(&cpu->uci);
 }
