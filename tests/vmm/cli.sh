@@ -30,6 +30,12 @@ expect "test-exit status, -kernel, GICv3" 42 "$ivy" run -machine gic-version=3 -
 expect "SYSTEM_OFF is 0" 0 "$ivy" run -smp 2 "$dir/tests/psci.bin"
 expect "--timeout" 124 "$ivy" run --timeout 0.5 "$dir/cli/hang.bin"
 expect "guest exception" 125 "$ivy" run "$dir/cli/crash.bin"
+if printf 'ivy\n' | "$ivy" run "$dir/cli/uart.bin" >/dev/null 2>&1; then
+	pass=$((pass + 1))
+else
+	echo "[cli] FAILED: PL011 input from stdin"
+	fail=$((fail + 1))
+fi
 expect "--stats and --trace" 0 "$ivy" run --stats --trace "${TMPDIR:-/tmp}/ivy-cli-trace.json" -smp 2 "$dir/tests/psci.bin"
 if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d["traceEvents"]) > 2 else 1)' \
 	"${TMPDIR:-/tmp}/ivy-cli-trace.json" 2>/dev/null; then
