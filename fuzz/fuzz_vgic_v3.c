@@ -9,14 +9,22 @@
  */
 #include <ivy/gic.h>
 
+#include "gic/vgic.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DIST	 0x08000000ull
 #define REDIST	 0x080a0000ull
 #define NR_VCPUS 4
+#define RAM	 0x40000000ull
+#define RAM_SIZE 0x20000ull
+#define NR_LPIS	 8
+
+static uint8_t ram[RAM_SIZE] __attribute__((aligned(4096)));
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const unsigned widths[4] = { 1, 2, 4, 8 };
 	struct ivy_device *dev;
 	struct ivy_vm *vm;
+	struct vgic_irq *lpis[NR_LPIS];
 	uint32_t n = 128;
 	uint64_t a;
 	pthread_t t;
@@ -62,8 +71,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (set_attr(dev, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_REDIST, &a) ||
 	    set_attr(dev, IVY_VGIC_GRP_NR_IRQS, 0, &n))
 		abort();
+	/*
+	 * Guest RAM for the LPI tables a guest may point PROPBASER/PENDBASER at (or
+	 * not): a property table enabling every LPI at priority 0xa0, then a pending
+	 * table with every bit set.
+	 */
+	memset(ram, 0xa1, RAM_SIZE / 2);
+	memset(ram + RAM_SIZE / 2, 0xff, RAM_SIZE / 2);
+	if (ivy_vm_add_ram(vm, RAM, RAM_SIZE, ram))
+		abort();
 	for (unsigned c = 0; c < NR_VCPUS; c++)
 		if (ivy_vcpu_flush(ivy_vm_vcpu(vm, c)))
+			abort();
+	/* LPIs as an ITS would map them. */
+	for (unsigned i = 0; i < NR_LPIS; i++)
+		if (vgic_lpi_create(vm->vgic, VGIC_MIN_LPI + i, ivy_vm_vcpu(vm, i % NR_VCPUS)->vgic,
+				    &lpis[i]))
 			abort();
 	atomic_store(&stop, false);
 	if (pthread_create(&t, NULL, inject_thread, vm))
@@ -100,7 +123,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ret = ivy_vcpu_flush(vcpu);
 			(void)ivy_vcpu_irq_lines(vcpu);
 			break;
-		case 6: (void)ivy_irq_line(vm, off & 0x3ff, r[0], val & 1); break;
+		case 6:
+			if (r[5] & 0x80)
+				(void)vgic_lpi_inject(vm->vgic, lpis[off % NR_LPIS]);
+			else
+				(void)ivy_irq_line(vm, off & 0x3ff, r[0], val & 1);
+			break;
 		default: {
 			static const uint32_t groups[3] = { IVY_VGIC_GRP_DIST_REGS,
 							    IVY_VGIC_GRP_REDIST_REGS,
@@ -123,6 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	atomic_store(&stop, true);
 	pthread_join(t, NULL);
+	for (unsigned i = 0; i < NR_LPIS; i++)
+		vgic_lpi_release(vm->vgic, lpis[i]);
 	ivy_vm_close(vm);
 	return 0;
 }

@@ -11,6 +11,8 @@
  *       dist->config_lock              GIC initialisation and configuration
  *         vgic_cpu->ap_list_lock       one vCPU's ap_list
  *           vgic_irq->lock             one interrupt's state
+ *   dist->lpi_lock                     the LPI table: a leaf (nothing is taken under it)
+ *   vgic_cpu->rd_lock                  a redistributor's LPI registers: a leaf
  *   dist->resample_lock (rwlock)       never taken with another vGIC lock held; the
  *                                      resample hooks run under its read side and may
  *                                      inject (taking the locks above), never add/del
@@ -50,6 +52,7 @@ struct vgic_dist *vgic_dist_alloc(struct ivy_vm *vm, const struct vgic_model *mo
 	dist->vm = vm;
 	dist->model = model;
 	pthread_mutex_init(&dist->config_lock, NULL);
+	pthread_mutex_init(&dist->lpi_lock, NULL);
 	pthread_rwlock_init(&dist->resample_lock, NULL);
 	atomic_init(&dist->initialized, false);
 	atomic_init(&dist->ready, false);
@@ -92,6 +95,8 @@ void vgic_dist_free(struct vgic_dist *dist)
 			pthread_mutex_destroy(&dist->spis[i].lock);
 	free(dist->spis);
 	free(dist->resample);
+	vgic_lpi_free_all(dist);
+	pthread_mutex_destroy(&dist->lpi_lock);
 	pthread_rwlock_destroy(&dist->resample_lock);
 	pthread_mutex_destroy(&dist->config_lock);
 	free(dist);

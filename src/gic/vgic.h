@@ -135,7 +135,8 @@ struct vgic_cpu {
 
 	/* GICv3 redistributor (RD frame). Protects: rd_lock. */
 	pthread_mutex_t rd_lock;
-	bool lpis_enabled; /* GICR_CTLR.EnableLPIs */
+	bool lpis_enabled;  /* GICR_CTLR.EnableLPIs */
+	bool pendbaser_ptz; /* PENDBASER was last written with PTZ: the pending table is zero */
 	uint64_t propbaser, pendbaser;
 	/* True between flush and sync; other threads read it to refuse save/restore. */
 	atomic_bool loaded;
@@ -221,6 +222,10 @@ struct vgic_dist {
 	bool has_its; /* GICv3: an ITS exists (GICD_TYPER.IDbits) */
 
 	atomic_uint ctlr; /* GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1) */
+
+	/* Protects: lpis[] slots and LPI reference counts reaching zero (vgic_lpi.c). */
+	pthread_mutex_t lpi_lock;
+	struct vgic_irq **lpis; /* by INTID - 8192; allocated with the first LPI */
 
 	/* Protects: resample[]; readers run the hooks under the read lock. */
 	pthread_rwlock_t resample_lock;
@@ -374,6 +379,25 @@ void vgic_cpuif_maintenance(struct vgic_cpu *vc);
 uint32_t vgic_cpuif_ack(struct vgic_cpu *vc, int i);
 void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t intid, uint32_t source);
 void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t intid, uint32_t source);
+/*
+ * LPIs (vgic_lpi.c), for the ITS: create maps an INTID to a new (or the existing)
+ * LPI targeting `target`; the pointer stays valid until the mapping is given back
+ * with vgic_lpi_release(). inject returns 1 if made pending, 0 if the target
+ * redistributor has LPIs disabled (dropped).
+ */
+int vgic_lpi_create(struct vgic_dist *dist, uint32_t intid, struct vgic_cpu *target,
+		    struct vgic_irq **out);
+void vgic_lpi_release(struct vgic_dist *dist, struct vgic_irq *irq);
+int vgic_lpi_inject(struct vgic_dist *dist, struct vgic_irq *irq);
+void vgic_lpi_move(struct vgic_dist *dist, struct vgic_irq *irq, struct vgic_cpu *target);
+struct vgic_irq *vgic_lpi_get(struct vgic_dist *dist, uint32_t intid);
+void vgic_lpi_put(struct vgic_dist *dist, struct vgic_irq *irq);
+/* Re-reads the configuration of LPI intid, or of all of vc's LPIs if intid is 0. */
+void vgic_lpi_invalidate(struct vgic_dist *dist, struct vgic_cpu *vc, uint32_t intid);
+void vgic_lpi_enable_changed(struct vgic_dist *dist, struct vgic_cpu *vc, bool enabled,
+			     uint64_t pendbaser, bool ptz);
+void vgic_lpi_free_all(struct vgic_dist *dist);
+
 /* GICv2m (vgic_v2m.c): 1 delivered, 0 outside the frame's range. */
 int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid);
 

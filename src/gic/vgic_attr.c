@@ -205,6 +205,8 @@ const struct vgic_model vgic_v3_model = {
 	.init = vgic_v3_init,
 	.map = vgic_v3_map,
 	.unmap = vgic_v3_unmap,
+	.lpi_get = vgic_lpi_get,
+	.lpi_put = vgic_lpi_put,
 };
 
 /* ------------------------------------------------------------------------------------------ */

@@ -9,16 +9,15 @@
  *   0x0010 GICR_STATUSR   RAZ/WI      0x0014 GICR_WAKER RAZ/WI (always awake)
  *   0x0070 GICR_PROPBASER (64)        0x0078 GICR_PENDBASER (64): ignore writes while
  *                                     EnableLPIs is set
- *   0x00A0 GICR_INVLPIR (64), 0x00B0 GICR_INVALLR (64): WI    0x00C0 GICR_SYNCR: 0
+ *   0x00A0 GICR_INVLPIR (64), 0x00B0 GICR_INVALLR (64): re-read LPI configuration
+ *   0x00C0 GICR_SYNCR: 0 (invalidation completes at once)
  *   0xFFD0 ID registers
  * SGI frame (SGI_base = RD_base + 64 KiB), the banked SGI/PPI registers:
  *   0x0080 IGROUPR0  0x0100/0x0180 I[SC]ENABLER0  0x0200/0x0280 I[SC]PENDR0
  *   0x0300/0x0380 I[SC]ACTIVER0  0x0400 IPRIORITYR0-7  0x0C00 ICFGR0 (SGIs edge,
  *   read-only), ICFGR1 (PPIs level, read-only)  0x0D00 IGRPMODR0, 0x0E00 NSACR: RAZ/WI
  *
- * The LPI side (reading the pending table when EnableLPIs goes 0 -> 1, the
- * configuration table, INVLPIR) belongs to the LPI/ITS work and is not here yet:
- * EnableLPIs, PROPBASER and PENDBASER hold their values and obey their rules.
+ * The LPI tables these registers point at are read in vgic_lpi.c.
  */
 #include "gic/vgic.h"
 
@@ -64,13 +63,26 @@ static uint64_t rd_read_ctlr(const struct vgic_access *acc, uint32_t offset)
 	return acc->vc->lpis_enabled ? GICR_CTLR_ENABLE_LPIS : 0;
 }
 
-/* GIC-CHOICES.md: EnableLPIs can be set and cleared. */
+/*
+ * GIC-CHOICES.md: EnableLPIs can be set and cleared. Setting it reads the
+ * pending table (unless PTZ); clearing it drops this redistributor's pending
+ * LPIs from delivery.
+ */
 static void rd_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
+	struct vgic_cpu *vc = acc->vc;
+	bool enable = val & GICR_CTLR_ENABLE_LPIS, changed, ptz;
+	uint64_t pendbaser;
+
 	(void)offset;
-	pthread_mutex_lock(&acc->vc->rd_lock);
-	acc->vc->lpis_enabled = val & GICR_CTLR_ENABLE_LPIS;
-	pthread_mutex_unlock(&acc->vc->rd_lock);
+	pthread_mutex_lock(&vc->rd_lock);
+	changed = vc->lpis_enabled != enable;
+	vc->lpis_enabled = enable;
+	pendbaser = vc->pendbaser;
+	ptz = vc->pendbaser_ptz;
+	pthread_mutex_unlock(&vc->rd_lock);
+	if (changed)
+		vgic_lpi_enable_changed(acc->dist, vc, enable, pendbaser, ptz);
 }
 
 static int rd_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
@@ -156,8 +168,10 @@ static void rd_write_pendbaser(const struct vgic_access *acc, uint32_t offset, u
 {
 	(void)offset;
 	pthread_mutex_lock(&acc->vc->rd_lock);
-	if (!acc->vc->lpis_enabled)
+	if (!acc->vc->lpis_enabled) {
 		acc->vc->pendbaser = val & GICR_PENDBASER_MASK;
+		acc->vc->pendbaser_ptz = (val >> 62) & 1;
+	}
 	pthread_mutex_unlock(&acc->vc->rd_lock);
 }
 
@@ -177,6 +191,21 @@ static int rd_host_write_pendbaser(const struct vgic_access *acc, uint32_t offse
 	acc->vc->pendbaser = val;
 	(void)offset;
 	return 0;
+}
+
+/* GICR_INVLPIR: re-read one LPI's configuration; GICR_INVALLR: all of this redistributor's. */
+static void rd_write_invlpir(const struct vgic_access *acc, uint32_t offset, uint64_t val)
+{
+	(void)offset;
+	if ((uint32_t)val >= VGIC_MIN_LPI)
+		vgic_lpi_invalidate(acc->dist, acc->vc, (uint32_t)val);
+}
+
+static void rd_write_invallr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
+{
+	(void)offset;
+	(void)val;
+	vgic_lpi_invalidate(acc->dist, acc->vc, 0);
 }
 
 static uint64_t rd_read_id(const struct vgic_access *acc, uint32_t offset)
@@ -225,11 +254,13 @@ static const struct vgic_reg rd_regs[] = {
 	{ .offset = GICR_INVLPIR,
 	  .len = 8,
 	  .widths = W64,
-	  .flags = VGIC_REG_64 | VGIC_REG_NO_HOST },
+	  .flags = VGIC_REG_64 | VGIC_REG_NO_HOST,
+	  .write = rd_write_invlpir },
 	{ .offset = GICR_INVALLR,
 	  .len = 8,
 	  .widths = W64,
-	  .flags = VGIC_REG_64 | VGIC_REG_NO_HOST },
+	  .flags = VGIC_REG_64 | VGIC_REG_NO_HOST,
+	  .write = rd_write_invallr },
 	{ .offset = GICR_SYNCR, .len = 4, .widths = W32, .flags = VGIC_REG_NO_HOST },
 	{ .offset = GICR_PIDR4, .len = 0x30, .widths = W32, .read = rd_read_id },
 };
