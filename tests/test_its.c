@@ -583,6 +583,34 @@ static void test_ctrl_reset(void **state)
 	its_env_free(e);
 }
 
+/*
+ * Commands that are not errors: MAPD V=0 of an unmapped device, MOVALL to the
+ * same redistributor, SYNC (even to a processor that does not exist), INV of
+ * an interrupt whose collection is not mapped, unknown and GICv4 opcodes.
+ */
+static void test_quiet_commands(void **state)
+{
+	struct its_env *e = its_env_new(2, 0);
+
+	(void)state;
+	map_basic(e);
+	cmd_mapti(e, 1, 2, 8194, 9); /* collection 9 never mapped */
+	cmd_mapd(e, 5, 4, false);
+	cmd_movall(e, 1, 1);
+	cmd_sync(e, 0);
+	cmd_sync(e, 77);
+	cmd_inv(e, 1, 2);
+	its_env_cmd(e, 0x00, 0, 0, 0); /* no such command */
+	its_env_cmd(e, 0x2a, 0, 0, 0); /* VMAPTI (GICv4) */
+	its_env_cmd(e, 0xff, ~0ull, ~0ull, ~0ull);
+	assert_int_equal(its_env_nr_errors(e), 0);
+	assert_int_equal(its_env_read(e, GITS_CREADR, 8), e->cwriter);
+	assert_int_equal(fake_invs(e->rd, 8194), 1);
+	assert_int_equal(its_env_msi(e, 1, 1), 1);
+	assert_int_equal(fake_pending(e->rd, 8193), 1);
+	its_env_free(e);
+}
+
 /* Two ITSes in one VM translate independently. */
 static void test_two_its(void **state)
 {
@@ -659,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_attr_addr),
 		cmocka_unit_test(test_attr_regs),
 		cmocka_unit_test(test_ctrl_reset),
+		cmocka_unit_test(test_quiet_commands),
 		cmocka_unit_test(test_two_its),
 		cmocka_unit_test(test_set_redist_ops),
 	};
