@@ -119,7 +119,7 @@ format-check:
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ivy $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 build/release/libivy.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 build/release/libivy.a build/release/libivy-client.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 build/release/libivy.so.0 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libivy.so.0 $(DESTDIR)$(PREFIX)/lib/libivy.so
 	install -m 644 include/ivy/*.h $(DESTDIR)$(PREFIX)/include/ivy/

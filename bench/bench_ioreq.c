@@ -24,8 +24,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define SAMPLES	   20000
-#define WARMUP	   2000
+#define ROUNDS	   10
+#define PER_ROUND  2000
+#define SAMPLES	   (ROUNDS * PER_ROUND)
+#define WARMUP	   500
 #define BASE	   0x10000000ull
 #define TP_VCPUS   16
 #define TP_CLIENTS 4
@@ -50,7 +52,7 @@ static struct {
 	_Alignas(64) _Atomic uint32_t word;
 } h;
 
-static double samples[SAMPLES];
+static double base_samples[SAMPLES], subj_samples[SAMPLES];
 
 static void pin(int cpu)
 {
@@ -116,29 +118,38 @@ static void serve_inproc(void)
 	struct ivy_ioreq req;
 
 	atomic_store(&h.ready, true);
-	for (;;) {
-		int ret = ivy_ioreq_client_wait(h.client, h.polling ? 0 : -1, &req);
+	while (!atomic_load_explicit(&h.stop, memory_order_relaxed)) {
+		int ret = ivy_ioreq_client_wait(h.client, h.polling ? 0 : 50000000, &req);
 
-		if (ret == -EAGAIN)
+		if (ret == -EAGAIN || ret == -ETIMEDOUT)
 			continue;
 		if (ret)
-			return; /* the client was destroyed: end of phase */
+			return;
 		req.value = req.addr;
 		if (ivy_ioreq_client_complete(h.client, &req))
 			return;
 	}
 }
 
+/* The connection lives across the rounds of a mode; the main thread asks for its end. */
+static struct ivy_client *remote_client;
+
 static void serve_remote(void)
 {
-	struct ivy_client *c;
+	struct ivy_client *c = remote_client;
 	struct ivy_ioreq req;
 
-	if (ivy_client_connect(h.path, "bench", &c) ||
-	    ivy_client_claim(c, IVY_IOREQ_TYPE_MMIO, BASE, BASE + 0xfff)) {
+	if (!h.path) {
+		ivy_client_close(c);
+		remote_client = NULL;
+		return;
+	}
+	if (!c && (ivy_client_connect(h.path, "bench", &c) ||
+		   ivy_client_claim(c, IVY_IOREQ_TYPE_MMIO, BASE, BASE + 0xfff))) {
 		fprintf(stderr, "bench_ioreq: cannot connect\n");
 		exit(1);
 	}
+	remote_client = c;
 	atomic_store(&h.ready, true);
 	while (!atomic_load_explicit(&h.stop, memory_order_relaxed)) {
 		int ret = ivy_client_wait(c, h.polling ? 0 : 50, &req);
@@ -151,7 +162,6 @@ static void serve_remote(void)
 		if (ivy_client_complete(c, &req))
 			break;
 	}
-	ivy_client_close(c);
 }
 
 static void *helper(void *arg)
@@ -188,7 +198,7 @@ struct pct {
 	unsigned n;
 };
 
-static struct pct summarise(void)
+static struct pct summarise(double *samples)
 {
 	struct bench_stats st = bench_summarise(samples, SAMPLES);
 
@@ -199,10 +209,11 @@ static struct pct summarise(void)
 			     .n = SAMPLES };
 }
 
-static struct pct measure_baseline(enum phase p)
+/* One round of the baseline ping-pong. */
+static void measure_baseline(enum phase p, double *out)
 {
 	phase_begin(p);
-	for (uint32_t i = 0; i < SAMPLES + WARMUP; i++) {
+	for (uint32_t i = 0; i < PER_ROUND + WARMUP; i++) {
 		uint64_t t0 = bench_now_ns();
 		uint32_t odd = 2 * i + 1;
 
@@ -216,17 +227,17 @@ static struct pct measure_baseline(enum phase p)
 				relax();
 		}
 		if (i >= WARMUP)
-			samples[i - WARMUP] = (double)(bench_now_ns() - t0);
+			out[i - WARMUP] = (double)(bench_now_ns() - t0);
 	}
 	atomic_store(&h.word, UINT32_MAX);
 	futex_wake(&h.word);
 	pthread_barrier_wait(&h.done);
-	return summarise();
 }
 
-static struct pct measure_requests(struct ivy_vcpu *v)
+/* One round of requests; the client side is already serving. */
+static void measure_requests(struct ivy_vcpu *v, double *out)
 {
-	for (uint32_t i = 0; i < SAMPLES + WARMUP; i++) {
+	for (uint32_t i = 0; i < PER_ROUND + WARMUP; i++) {
 		uint64_t addr = BASE + (i & 0x1f8), val = 0;
 		uint64_t t0 = bench_now_ns();
 
@@ -235,9 +246,8 @@ static struct pct measure_requests(struct ivy_vcpu *v)
 			exit(1);
 		}
 		if (i >= WARMUP)
-			samples[i - WARMUP] = (double)(bench_now_ns() - t0);
+			out[i - WARMUP] = (double)(bench_now_ns() - t0);
 	}
-	return summarise();
 }
 
 static void report(const char *mode, const struct pct *s, const struct pct *base)
@@ -273,7 +283,10 @@ static int sync_handle(void *opaque, struct ivy_ioreq *req)
 
 static const struct ivy_ioreq_client_ops sync_ops = { .handle = sync_handle };
 
-/* One round-trip mode: its baseline on the same threads, then the requests. */
+/*
+ * One round-trip mode, in rounds that alternate the baseline and the requests on
+ * the same two threads, so that noise from a shared machine hits both alike.
+ */
 static void run_mode(const char *mode, bool polling, bool remote)
 {
 	struct ivy_vm *vm = bench_vm(1, polling ? IVY_VM_F_IOREQ_POLLING : 0);
@@ -281,28 +294,36 @@ static void run_mode(const char *mode, bool polling, bool remote)
 	char path[108];
 	struct pct base, subj;
 
-	base = measure_baseline(polling ? PH_SPIN : PH_FUTEX);
 	h.polling = polling;
+	h.path = NULL;
 	if (remote) {
 		snprintf(path, sizeof(path), "/tmp/ivy-bench-%d.sock", getpid());
 		unlink(path);
 		if (ivy_ioreq_server_start(vm, path))
 			exit(1);
 		h.path = path;
-		phase_begin(PH_REMOTE);
-	} else {
-		if (ivy_ioreq_client_create(vm, &cfg, &h.client) ||
-		    ivy_ioreq_client_add_range(h.client, IVY_IOREQ_TYPE_MMIO, BASE, BASE + 0xfff))
-			exit(1);
-		phase_begin(PH_INPROC);
-	}
-	while (!atomic_load(&h.ready))
-		sched_yield();
-	subj = measure_requests(ivy_vm_vcpu(vm, 0));
-	atomic_store(&h.stop, true);
-	if (!remote && ivy_ioreq_client_destroy(h.client))
+	} else if (ivy_ioreq_client_create(vm, &cfg, &h.client) ||
+		   ivy_ioreq_client_add_range(h.client, IVY_IOREQ_TYPE_MMIO, BASE, BASE + 0xfff)) {
 		exit(1);
-	pthread_barrier_wait(&h.done);
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		measure_baseline(polling ? PH_SPIN : PH_FUTEX, &base_samples[r * PER_ROUND]);
+		phase_begin(remote ? PH_REMOTE : PH_INPROC);
+		while (!atomic_load(&h.ready))
+			sched_yield();
+		measure_requests(ivy_vm_vcpu(vm, 0), &subj_samples[r * PER_ROUND]);
+		atomic_store(&h.stop, true);
+		pthread_barrier_wait(&h.done);
+	}
+	if (remote) {
+		h.path = NULL;
+		phase_begin(PH_REMOTE); /* closes the connection */
+		pthread_barrier_wait(&h.done);
+	} else if (ivy_ioreq_client_destroy(h.client)) {
+		exit(1);
+	}
+	base = summarise(base_samples);
+	subj = summarise(subj_samples);
 	report(mode, &subj, &base);
 	ivy_vm_close(vm);
 }
@@ -314,11 +335,15 @@ static void run_sync(void)
 	struct ivy_ioreq_client *c;
 	struct pct base, subj;
 
-	base = measure_baseline(PH_SPIN);
 	if (ivy_ioreq_client_create(vm, &cfg, &c) ||
 	    ivy_ioreq_client_add_range(c, IVY_IOREQ_TYPE_MMIO, BASE, BASE + 0xfff))
 		exit(1);
-	subj = measure_requests(ivy_vm_vcpu(vm, 0));
+	for (int r = 0; r < ROUNDS; r++) {
+		measure_baseline(PH_SPIN, &base_samples[r * PER_ROUND]);
+		measure_requests(ivy_vm_vcpu(vm, 0), &subj_samples[r * PER_ROUND]);
+	}
+	base = summarise(base_samples);
+	subj = summarise(subj_samples);
 	report("sync", &subj, &base);
 	if (ivy_ioreq_client_destroy(c))
 		exit(1);

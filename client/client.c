@@ -318,6 +318,7 @@ int ivy_client_wait(struct ivy_client *c, int timeout_ms, struct ivy_ioreq *req)
 int ivy_client_complete(struct ivy_client *c, const struct ivy_ioreq *req)
 {
 	struct ivy_ioreq_slot *s;
+	uint32_t polling;
 
 	if (!req || req->vcpu >= c->nr_slots)
 		return -EINVAL;
@@ -326,10 +327,12 @@ int ivy_client_complete(struct ivy_client *c, const struct ivy_ioreq *req)
 		    IVY_IOREQ_STATE_PROCESSING ||
 	    s->seq != req->seq)
 		return -EPERM;
+	/* Read before COMPLETE: afterwards the VMM may reuse the slot for the next request. */
+	polling = s->completion_polling;
 	s->value = req->value;
 	/* Release: the VMM reads the value after it sees COMPLETE. */
 	atomic_store_explicit(slot_state(s), IVY_IOREQ_STATE_COMPLETE, memory_order_release);
-	if (!s->completion_polling)
+	if (!polling)
 		syscall(SYS_futex, (void *)slot_state(s), FUTEX_WAKE, 1, NULL, NULL, 0);
 	return 0;
 }

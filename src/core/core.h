@@ -205,6 +205,22 @@ void mmio_remove(struct ivy_vm *vm, struct ivy_mmio_region *region);
 /* Prepares the bus's memory-barrier strategy; called at VM creation. */
 void mmio_bus_init(void);
 
+/*
+ * The fence pair of the lock-free tables that vCPUs read (the MMIO bus, the
+ * I/O-request engine's routing): a reader's "inside" mark must be ordered
+ * before its load of the table. Where membarrier(2) works the writer pays for
+ * it and the reader needs only a compiler barrier (see src/core/mmio.c).
+ */
+extern atomic_bool mmio_membarrier_ok;
+static inline void vm_reader_fence(void)
+{
+	if (atomic_load_explicit(&mmio_membarrier_ok, memory_order_relaxed))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+}
+void vm_writer_fence(void);
+
 /* Bus teardown at VM destruction: drops every remaining region. */
 void mmio_bus_release(struct ivy_vm *vm);
 

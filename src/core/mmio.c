@@ -57,7 +57,7 @@ bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
 }
 
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
-static atomic_bool membarrier_ok;
+atomic_bool mmio_membarrier_ok;
 
 static void membarrier_probe(void)
 {
@@ -65,7 +65,7 @@ static void membarrier_probe(void)
 
 	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
 	    syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
-		atomic_store_explicit(&membarrier_ok, true, memory_order_relaxed);
+		atomic_store_explicit(&mmio_membarrier_ok, true, memory_order_relaxed);
 }
 
 /* Called once before a VM's bus is used: decides which side pays for the fence. */
@@ -74,20 +74,11 @@ void mmio_bus_init(void)
 	pthread_once(&membarrier_once, membarrier_probe);
 }
 
-/* The reader's half of the fence pair (see the top of the file). */
-static inline void bus_reader_fence(void)
-{
-	if (atomic_load_explicit(&membarrier_ok, memory_order_relaxed))
-		atomic_signal_fence(memory_order_seq_cst);
-	else
-		atomic_thread_fence(memory_order_seq_cst);
-}
-
 /* The writer's half: a real fence on every running thread when membarrier(2) works. */
-static void bus_writer_fence(void)
+void vm_writer_fence(void)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&membarrier_ok, memory_order_relaxed))
+	if (atomic_load_explicit(&mmio_membarrier_ok, memory_order_relaxed))
 		(void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
 }
 
@@ -98,7 +89,7 @@ static void bus_writer_fence(void)
  */
 static void bus_synchronize(struct ivy_vm *vm)
 {
-	bus_writer_fence();
+	vm_writer_fence();
 	for (uint32_t i = 0; i < vm->max_vcpus; i++) {
 		struct ivy_vcpu *v = atomic_load_explicit(&vm->vcpus[i], memory_order_acquire);
 		unsigned gen;
@@ -314,7 +305,7 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 	if (!nested) {
 		atomic_store_explicit(&vcpu->bus_gen, gen + 1, memory_order_relaxed);
 		/* Pairs with bus_synchronize(): order our mark before reading the table. */
-		bus_reader_fence();
+		vm_reader_fence();
 	}
 	r = bus_lookup(atomic_load_explicit(&vm->bus_table, memory_order_acquire), gpa, len);
 	if (r) {

@@ -270,7 +270,7 @@ static void vcpu_route_enter(struct ioreq_vcpu *iv)
 
 	atomic_store_explicit(&iv->gen, gen + 1, memory_order_relaxed);
 	/* Pairs with ioreq_routes_synchronize(): order the mark before loading the table. */
-	atomic_thread_fence(memory_order_seq_cst);
+	vm_reader_fence();
 }
 
 static void vcpu_route_leave(struct ioreq_vcpu *iv)

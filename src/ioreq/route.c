@@ -61,7 +61,7 @@ void ioreq_routes_free(struct ioreq_routes *r)
 void ioreq_routes_synchronize(struct ioreq_vm *io)
 {
 	/* Pairs with the fence in the vCPU's read-side entry: it sees the new table or we see it. */
-	atomic_thread_fence(memory_order_seq_cst);
+	vm_writer_fence();
 	for (uint32_t i = 0; i < io->nr_slots; i++) {
 		struct ioreq_vcpu *iv = &io->vcpus[i];
 		unsigned gen = atomic_load_explicit(&iv->gen, memory_order_acquire);
