@@ -13,6 +13,7 @@
 
 #define PHANDLE_GIC 1
 #define PHANDLE_CLK 2
+#define PHANDLE_ITS 3
 
 /* Interrupt specifier cells: type, number, flags. */
 #define FDT_IRQ_SPI	 0
@@ -73,6 +74,16 @@ static int fdt_node_gic_v3(struct vmm *vmm, void *fdt)
 			   cpu_to_fdt32(FDT_IRQ_LEVEL_HI) };
 	FDT_TRY(fdt_property(fdt, "interrupts", irq, sizeof(irq)));
 	FDT_TRY(fdt_property_cell(fdt, "phandle", PHANDLE_GIC));
+	if (vmm->its) {
+		snprintf(name, sizeof(name), "its@%llx", (unsigned long long)BOARD_ITS_BASE);
+		FDT_TRY(fdt_begin_node(fdt, name));
+		FDT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3-its"));
+		FDT_TRY(fdt_property(fdt, "msi-controller", NULL, 0));
+		FDT_TRY(fdt_property_cell(fdt, "#msi-cells", 1));
+		FDT_TRY(fdt_prop_reg(fdt, BOARD_ITS_BASE, BOARD_ITS_SIZE));
+		FDT_TRY(fdt_property_cell(fdt, "phandle", PHANDLE_ITS));
+		FDT_TRY(fdt_end_node(fdt));
+	}
 	FDT_TRY(fdt_end_node(fdt));
 	return 0;
 }

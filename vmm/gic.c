@@ -6,6 +6,7 @@
 #include "vmm.h"
 
 #include <ivy/gic.h>
+#include <ivy/its.h>
 
 #include <errno.h>
 
@@ -36,6 +37,14 @@ static int gic_create_v3(struct vmm *vmm)
 				  BOARD_GICR_BASE);
 	if (!err)
 		err = gic_set_u32(vmm->gic, IVY_VGIC_GRP_NR_IRQS, 0, 32 + BOARD_NR_SPIS);
+	if (err || !vmm->opts.its)
+		return err;
+	/* The ITS is its own device, placed and initialised like KVM's. */
+	err = ivy_device_create(vmm->vm, IVY_DEV_TYPE_ARM_VGIC_ITS, &vmm->its);
+	if (!err)
+		err = gic_set_u64(vmm->its, IVY_ITS_GRP_ADDR, IVY_ITS_ADDR_TYPE, BOARD_ITS_BASE);
+	if (!err)
+		err = gic_set_u64(vmm->its, IVY_ITS_GRP_CTRL, IVY_ITS_CTRL_INIT, 0);
 	return err;
 }
 

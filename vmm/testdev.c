@@ -6,7 +6,8 @@
  *
  *   0x00 SPI_LEVEL  write (INTID << 1) | level: drives a level SPI's line
  *   0x04 SPI_EDGE   write INTID: a rising then falling edge on the SPI's line
- *   0x08 MSI        write data: an MSI through an irqfd (GICv2m: data = SPI INTID)
+ *   0x08 MSI        write data: an MSI through an irqfd (GICv2m: data = SPI INTID;
+ *                   ITS: data = EventID, DeviceID TESTDEV_ITS_DEVID)
  *   0x0c RESAMPLES  read: how many times the guest's EOIs resampled the level SPI
  *                   armed through 0x10
  *   0x10 IRQFD_LVL  write INTID: asserts that SPI through an irqfd with a resample
@@ -28,6 +29,8 @@
 #define TESTDEV_IRQFD_LVL 0x10
 
 #define TESTDEV_MAX_MSI 64
+/* The test device's DeviceID on the ITS. */
+#define TESTDEV_ITS_DEVID 0x10
 
 struct testdev {
 	struct vmm *vmm;
@@ -66,6 +69,10 @@ static int testdev_msi(struct testdev *d, uint32_t data)
 			.msi_doorbell = BOARD_V2M_BASE + 0x40, /* MSI_SETSPI_NS */
 			.msi_data = data,
 		};
+		if (d->vmm->its) {
+			irqfd.msi_doorbell = BOARD_ITS_BASE + 0x10040; /* GITS_TRANSLATER */
+			irqfd.msi_devid = TESTDEV_ITS_DEVID;
+		}
 		if (fd >= 0 && ivy_irqfd_assign(d->vmm->vm, &irqfd) == 0) {
 			d->msi_fd[d->nr_msi] = fd;
 			d->msi_data[d->nr_msi++] = data;
