@@ -173,8 +173,11 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 	if (++cpu->blocks % CPU_CLOCK_EVERY)
 		return;
 	uint64_t now = vmm_now_ns();
-	/* Timer deadlines are checked here while the vCPU runs. */
-	cpu_update_lines(cpu, true);
+	/*
+	 * Timer deadlines are checked here while the vCPU runs; a PPI that changes
+	 * level comes back as a kick, served at the next block.
+	 */
+	timer_update(cpu);
 	if (now >= cpu->slice_end_ns &&
 	    atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed) > 0) {
 		cpu->stop = CPU_STOP_SLICE;
