@@ -27,6 +27,7 @@
 #define PSCI_INVALID_PARAMETERS -2
 #define PSCI_ALREADY_ON		-4
 #define PSCI_ON_PENDING		-5
+#define PSCI_INVALID_ADDRESS	-9
 
 #define PSCI_AFF_ON	    0
 #define PSCI_AFF_OFF	    1
@@ -60,6 +61,9 @@ static int64_t psci_cpu_on(struct vmm_cpu *cpu, uint64_t target, uint64_t entry,
 
 	if (!t)
 		return PSCI_INVALID_PARAMETERS;
+	/* The entry point must be code the vCPU can fetch: guest RAM, 4-byte aligned. */
+	if ((entry & 3) || entry < BOARD_RAM_BASE || entry - BOARD_RAM_BASE >= vmm->ram_size)
+		return PSCI_INVALID_ADDRESS;
 	pthread_mutex_lock(&vmm->psci_lock);
 	switch (t->power) {
 	case CPU_ON: ret = PSCI_ALREADY_ON; break;

@@ -58,6 +58,9 @@ void guest_main(void)
 	      "CPU_ON(self) is ALREADY_ON");
 	check(psci_call(PSCI_CPU_ON, 0xff, (uintptr_t)secondary_entry, 0) == PSCI_INVALID_PARAMS,
 	      "CPU_ON(absent MPIDR) is INVALID_PARAMETERS");
+	if (n > 1)
+		check(psci_call(PSCI_CPU_ON, 1, 0x1000, 0) == -9,
+		      "CPU_ON with an entry point outside RAM is INVALID_ADDRESS");
 	if (n < 2) {
 		check(true, "single vCPU: nothing more to start");
 		return;
