@@ -39,7 +39,7 @@ for gic in 2 3; do
 				sed -n "s/^BENCH $m \([0-9]*\) .*/\1/p" "$tmp/out" >>"$tmp/$vmm.$gic.$m"
 			done
 			t0=$(now_ns)
-			run_$vmm "$gic" "$dir/tests/psci.bin" >/dev/null
+			run_$vmm "$gic" "$dir/tests/board.bin" >/dev/null
 			t1=$(now_ns)
 			echo $(((t1 - t0) / 1000000)) >>"$tmp/$vmm.$gic.boot"
 		done
@@ -47,6 +47,6 @@ for gic in 2 3; do
 	report "guest_gicv$gic" "gic_register_read" "ns" "$tmp/ivy.$gic.gic_read" "$tmp/qemu.$gic.gic_read"
 	report "guest_gicv$gic" "timer_interrupt_rate" "irq/s" "$tmp/ivy.$gic.timer_irq" "$tmp/qemu.$gic.timer_irq"
 	report "guest_gicv$gic" "ipi_round_trip" "ns" "$tmp/ivy.$gic.ipi_rtt" "$tmp/qemu.$gic.ipi_rtt"
-	report "guest_gicv$gic" "boot_to_exit_psci_test" "ms" "$tmp/ivy.$gic.boot" "$tmp/qemu.$gic.boot"
+	report "guest_gicv$gic" "boot_to_exit_board_test" "ms" "$tmp/ivy.$gic.boot" "$tmp/qemu.$gic.boot"
 done
 rm -rf "$tmp"
