@@ -217,6 +217,45 @@ bool dt_mentions(const char *s)
 	return false;
 }
 
+const void *dt_prop(const char *name, uint32_t *len)
+{
+	const uint8_t *fdt = boot_dtb;
+
+	if (!fdt || __builtin_bswap32(*(const uint32_t *)fdt) != 0xd00dfeedu)
+		return NULL;
+	uint32_t off_struct = __builtin_bswap32(*(const uint32_t *)(fdt + 8));
+	uint32_t off_strings = __builtin_bswap32(*(const uint32_t *)(fdt + 12));
+	uint32_t size_struct = __builtin_bswap32(*(const uint32_t *)(fdt + 36));
+	const uint8_t *p = fdt + off_struct, *end = p + size_struct;
+
+	while (p < end) {
+		uint32_t tok = __builtin_bswap32(*(const uint32_t *)p);
+		p += 4;
+		if (tok == 1) { /* BEGIN_NODE: skip the name */
+			size_t l = 0;
+			while (p[l])
+				l++;
+			p += (l + 4) & ~3ul;
+		} else if (tok == 3) { /* PROP: len, nameoff, value */
+			uint32_t l = __builtin_bswap32(*(const uint32_t *)p);
+			uint32_t nameoff = __builtin_bswap32(*(const uint32_t *)(p + 4));
+			const char *pn = (const char *)fdt + off_strings + nameoff;
+			size_t i = 0;
+			while (name[i] && pn[i] == name[i])
+				i++;
+			if (!name[i] && !pn[i]) {
+				if (len)
+					*len = l;
+				return p + 8;
+			}
+			p += 8 + ((l + 3) & ~3u);
+		} else if (tok == 9) {
+			break;
+		}
+	}
+	return NULL;
+}
+
 void guest_exit(uint32_t status)
 {
 	/* ivy ends the VM at the test-exit register; boards without one get SYSTEM_OFF. */

@@ -137,6 +137,9 @@ void udelay(uint64_t us);
 /* True if some DT property value contains s (e.g. a compatible string). */
 bool dt_mentions(const char *s);
 
+/* The value of the first DT property with this name (any node), or NULL; *len its size. */
+const void *dt_prop(const char *name, uint32_t *len);
+
 /* The DTB pointer passed at boot. */
 extern const void *boot_dtb;
 

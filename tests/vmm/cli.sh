@@ -36,6 +36,11 @@ else
 	echo "[cli] FAILED: PL011 input from stdin"
 	fail=$((fail + 1))
 fi
+initrd=$(mktemp)
+printf 'IVYINITRD and some more bytes\n' >"$initrd"
+expect "-append and -initrd reach /chosen" 0 "$ivy" run -append ivy-bootargs-check -initrd "$initrd" \
+	"$dir/cli/chosen.bin"
+rm -f "$initrd"
 expect "--stats and --trace" 0 "$ivy" run --stats --trace "${TMPDIR:-/tmp}/ivy-cli-trace.json" -smp 2 "$dir/tests/psci.bin"
 if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d["traceEvents"]) > 2 else 1)' \
 	"${TMPDIR:-/tmp}/ivy-cli-trace.json" 2>/dev/null; then
