@@ -8,6 +8,30 @@
 #include "gic.h"
 
 static volatile unsigned taken;
+static volatile uint64_t el0_esr, el0_back;
+
+/* EL0: read ICC_IAR1_EL1 (must be undefined there), then SVC back to EL1. */
+__asm__(".balign 4\n"
+	"el0_probe:\n"
+	"	mrs x0, icc_iar1_el1\n"
+	"	svc #0x55\n"
+	"	b .\n");
+extern char el0_probe[];
+
+static bool on_sync(uint64_t esr, struct exc_frame *f)
+{
+	if ((esr >> 26) == 0x15 && (esr & 0xffff) == 0x55) {
+		/* Back to EL1h at el0_back with interrupts masked. */
+		f->elr = el0_back - 4; /* the runtime adds 4 */
+		f->spsr = 0x3c5;
+		return true;
+	}
+	if (((f->spsr >> 2) & 3) == 0) {
+		el0_esr = esr; /* the EL0 access trapped: skip it */
+		return true;
+	}
+	return false;
+}
 
 static void v3_irq(struct exc_frame *f)
 {
@@ -79,4 +103,20 @@ void guest_main(void)
 		sysreg_write(icc_eoir0_el1, iar0);
 	isb();
 	check(!gic_is_active(10), "ICC_EOIR0_EL1 ends it");
+
+	/* ICC registers are EL1 registers: at EL0 the access is undefined, not forwarded. */
+	sync_handler = on_sync;
+	__asm__ volatile("adr x1, 1f\n"
+			 "str x1, [%0]\n"
+			 "msr elr_el1, %1\n"
+			 "msr spsr_el1, xzr\n" /* EL0t */
+			 "eret\n"
+			 "1:\n"
+			 :
+			 : "r"(&el0_back), "r"(el0_probe)
+			 : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11",
+			   "x12", "x13", "x14", "x15", "x16", "x17", "x18", "x30", "memory");
+	sync_handler = NULL;
+	check(el0_esr != 0 && (el0_esr >> 26) == 0,
+	      "ICC_IAR1_EL1 at EL0 is an undefined instruction (ESR %lx)", el0_esr);
 }
