@@ -79,6 +79,13 @@ extern "C" {
 /* IVY_VGIC_GRP_CTRL attributes. */
 #define IVY_VGIC_CTRL_INIT 0
 /*
+ * GICv3 (KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES): writes every LPI's pending bit
+ * into its redistributor's pending table in guest memory, so a snapshot of RAM
+ * carries it. -EBUSY while a vCPU is between flush and sync; -EFAULT if a table
+ * is not in guest RAM.
+ */
+#define IVY_VGIC_CTRL_SAVE_PENDING_TABLES 3
+/*
  * ivy extension: number of list registers per vCPU (uint32_t, 1..16, default 4);
  * -EBUSY after initialisation.
  */

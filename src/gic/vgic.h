@@ -397,6 +397,8 @@ void vgic_lpi_invalidate(struct vgic_dist *dist, struct vgic_cpu *vc, uint32_t i
 void vgic_lpi_enable_changed(struct vgic_dist *dist, struct vgic_cpu *vc, bool enabled,
 			     uint64_t pendbaser, bool ptz);
 void vgic_lpi_free_all(struct vgic_dist *dist);
+/* SAVE_PENDING_TABLES: every LPI's pending bit into its redistributor's table. */
+int vgic_lpi_save_pending(struct vgic_dist *dist);
 
 /* GICv2m (vgic_v2m.c): 1 delivered, 0 outside the frame's range. */
 int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid);

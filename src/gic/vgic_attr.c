@@ -579,6 +579,13 @@ static int vgic_ctrl(struct vgic_dist *dist, const struct ivy_device_attr *attr)
 		pthread_mutex_unlock(&dist->config_lock);
 		pthread_mutex_unlock(&vm->config_lock);
 		return ret;
+	case IVY_VGIC_CTRL_SAVE_PENDING_TABLES:
+		if (!dist->model->lpi_get)
+			return -ENXIO;
+		ret = vgic_lazy_init(dist);
+		if (!ret && vgic_any_loaded(dist))
+			ret = -EBUSY;
+		return ret ? ret : vgic_lpi_save_pending(dist);
 	case IVY_VGIC_CTRL_NR_LRS: {
 		uint32_t n = *(const uint32_t *)attr->addr;
 
@@ -721,7 +728,9 @@ static int vgic_has_attr(struct ivy_device *dev, const struct ivy_device_attr *a
 		return vgic_attr_addr(dist, attr->attr, &slot, &desc);
 	case IVY_VGIC_GRP_NR_IRQS: return attr->attr ? -ENXIO : 0;
 	case IVY_VGIC_GRP_CTRL:
-		return attr->attr == IVY_VGIC_CTRL_INIT || attr->attr == IVY_VGIC_CTRL_NR_LRS
+		return attr->attr == IVY_VGIC_CTRL_INIT || attr->attr == IVY_VGIC_CTRL_NR_LRS ||
+				       (attr->attr == IVY_VGIC_CTRL_SAVE_PENDING_TABLES &&
+					dist->model->lpi_get)
 			       ? 0
 			       : -ENXIO;
 	case IVY_VGIC_GRP_DIST_REGS:

@@ -296,3 +296,38 @@ void vgic_lpi_free_all(struct vgic_dist *dist)
 	free(dist->lpis);
 	dist->lpis = NULL;
 }
+
+int vgic_lpi_save_pending(struct vgic_dist *dist)
+{
+	struct vgic_irq **list;
+	int n = lpi_collect(dist, NULL, &list), ret = 0;
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		struct vgic_irq *irq = list[i];
+		struct vgic_cpu *vc;
+		bool pending;
+		ivy_gpa_t byte_gpa;
+		uint8_t byte;
+
+		pthread_mutex_lock(&irq->lock);
+		vc = irq->target;
+		pending = irq->pending_latch;
+		pthread_mutex_unlock(&irq->lock);
+		if (vc && !ret) {
+			pthread_mutex_lock(&vc->rd_lock);
+			byte_gpa = (vc->pendbaser & 0x000fffffffff0000ull) + irq->intid / 8;
+			pthread_mutex_unlock(&vc->rd_lock);
+			ret = ivy_guest_read(dist->vm, byte_gpa, &byte, 1);
+			if (!ret) {
+				byte = (uint8_t)((byte & ~(1u << (irq->intid % 8))) |
+						 ((uint32_t)pending << (irq->intid % 8)));
+				ret = ivy_guest_write(dist->vm, byte_gpa, &byte, 1);
+			}
+		}
+		vgic_lpi_put(dist, irq);
+	}
+	free(list);
+	return ret;
+}
