@@ -6,6 +6,8 @@
  */
 #include "its_env.h"
 
+#include <ivy/gic.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -662,6 +664,44 @@ static void test_set_redist_ops(void **state)
 	its_env_free(e);
 }
 
+/*
+ * The ITS beside a GICv3 on QEMU's virt layout: distributor 0x08000000, ITS
+ * 0x08080000 (128 KiB), redistributors from 0x080a0000. Both frames answer on
+ * the bus, an ITS cannot overlap the redistributors, and the VM tears both down.
+ */
+static void test_beside_gicv3(void **state)
+{
+	struct ivy_vm *vm = test_vm_new(4);
+	struct ivy_device *gic, *its, *its2;
+	uint64_t a;
+	struct ivy_device_attr ga = { .group = IVY_VGIC_GRP_ADDR, .addr = &a };
+	struct ivy_device_attr ia = { .group = IVY_ITS_GRP_ADDR,
+				      .attr = IVY_ITS_ADDR_TYPE,
+				      .addr = &a };
+	struct ivy_vcpu *v = ivy_vm_vcpu(vm, 0);
+
+	(void)state;
+	assert_int_equal(ivy_device_create(vm, IVY_DEV_TYPE_ARM_VGIC_V3, &gic), 0);
+	a = 0x08000000;
+	ga.attr = IVY_VGIC_V3_ADDR_TYPE_DIST;
+	assert_int_equal(ivy_device_set_attr(gic, &ga), 0);
+	a = 0x080a0000;
+	ga.attr = IVY_VGIC_V3_ADDR_TYPE_REDIST;
+	assert_int_equal(ivy_device_set_attr(gic, &ga), 0);
+	assert_int_equal(ivy_vcpu_flush(v), 0); /* maps the GIC's frames */
+	assert_int_equal(ivy_device_create(vm, IVY_DEV_TYPE_ARM_VGIC_ITS, &its), 0);
+	a = 0x08080000;
+	assert_int_equal(ivy_device_set_attr(its, &ia), 0);
+	assert_int_equal(ivy_device_create(vm, IVY_DEV_TYPE_ARM_VGIC_ITS, &its2), 0);
+	a = 0x080a0000 + 0x20000; /* vCPU 1's redistributor */
+	assert_int_equal(ivy_device_set_attr(its2, &ia), -EEXIST);
+	assert_int_equal(test_mmio_read(v, 0x08080000 + GITS_TYPER, 4) & 0xff, 0x71);
+	/* GICR_TYPER of vCPU 0: Processor_Number 0, and the redistributor is there. */
+	assert_int_equal((test_mmio_read(v, 0x080a0000 + 0x8, 4) >> 8) & 0xffff, 0);
+	assert_int_equal(its_signal_msi(vm, 0x08080000 + IVY_ITS_TRANSLATER_OFFSET, 0, 0), -ENODEV);
+	ivy_vm_close(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -689,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_ctrl_reset),
 		cmocka_unit_test(test_quiet_commands),
 		cmocka_unit_test(test_two_its),
+		cmocka_unit_test(test_beside_gicv3),
 		cmocka_unit_test(test_set_redist_ops),
 	};
 
