@@ -252,9 +252,10 @@ IVY_MUST_CHECK int ivy_ioreq_client_create(struct ivy_vm *vm,
 /*
  * Destroys a client: it stops receiving requests, its in-flight requests
  * complete as unhandled, threads in ivy_ioreq_client_wait() return -ENODEV,
- * and when it returns no handler of the client runs. Those waiting threads
- * must have returned before the handle is reused; ivy_ioreq_client_destroy
- * waits for them. Errors: -EINVAL (NULL).
+ * and when it returns no handler of the client runs (it waits for those
+ * waiting threads to leave, not for vCPUs). After ivy_vm_destroy() the client
+ * is already shut down and this only frees it; a handle never destroyed is
+ * freed with the VM's last reference. Errors: -EINVAL (NULL).
  */
 IVY_MUST_CHECK int ivy_ioreq_client_destroy(struct ivy_ioreq_client *client);
 
