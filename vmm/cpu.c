@@ -290,7 +290,9 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 	bool handled;
 
 	handled = timer_sysreg(cpu, r, is_read, &val);
-	if (!handled && cpu_current_el(cpu) >= 1 && gic_sysreg(cpu, r, is_read, &val)) {
+	/* Encoding first: reading PSTATE for every MRS/MSR would cost more. */
+	if (!handled && gic_is_icc(r) && cpu_current_el(cpu) >= 1 &&
+	    gic_sysreg(cpu, r, is_read, &val)) {
 		/* The engine does not know ICC_* registers: skipping needs PC moved by hand. */
 		uint64_t pc = 0;
 

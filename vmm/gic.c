@@ -124,7 +124,7 @@ void gic_sync(struct vmm_cpu *cpu)
  * ASGI1R, SGI0R) or 12 (IAR1, EOIR1, HPPIR1, BPR1, CTLR, SRE, IGRPEN0, IGRPEN1),
  * or CRn 4 CRm 6 op2 0 (PMR). Nothing else is claimed.
  */
-static bool gic_is_icc(const uc_arm64_cp_reg *r)
+bool gic_is_icc(const uc_arm64_cp_reg *r)
 {
 	if (r->op0 != 3 || r->op1 != 0)
 		return false;
@@ -135,7 +135,7 @@ static bool gic_is_icc(const uc_arm64_cp_reg *r)
 
 bool gic_sysreg(struct vmm_cpu *cpu, const uc_arm64_cp_reg *r, bool is_read, uint64_t *val)
 {
-	if (cpu->vmm->opts.gic_version != 3 || !gic_is_icc(r))
+	if (cpu->vmm->opts.gic_version != 3)
 		return false;
 	uint32_t enc = IVY_SYSREG(r->op0, r->op1, r->crn, r->crm, r->op2);
 	int err = ivy_vcpu_sysreg(cpu->vcpu, enc, !is_read, val);

@@ -233,7 +233,9 @@ void gic_set_spi(struct vmm *vmm, uint32_t intid, bool level);
 int gic_refresh(struct vmm_cpu *cpu, bool refill, bool *irq, bool *fiq);
 /* After leaving the engine: folds the list registers back. */
 void gic_sync(struct vmm_cpu *cpu);
-/* A system-register access to an ICC register; returns false if not one. */
+/* True for the exact encodings of the ICC_*_EL1 registers. */
+bool gic_is_icc(const uc_arm64_cp_reg *r);
+/* An access to an ICC register (gic_is_icc); returns false if the GIC has no such register. */
 bool gic_sysreg(struct vmm_cpu *cpu, const uc_arm64_cp_reg *r, bool is_read, uint64_t *val);
 
 /* pl011.c */
