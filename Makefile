@@ -3,6 +3,8 @@
 #   make check         installs missing packages, builds, runs every test (also under
 #                      ASan+UBSan and TSan), fuzz smoke runs and the format check
 #   make check-tsan    only the TSan run
+#   make check-guests  the guest tests: real AArch64 guests under `ivy run`
+#   make run           builds the VMM and the demo guest and runs the demo
 #   make bench         builds and runs every benchmark (JSON lines)
 #   make fuzz          builds the libFuzzer targets; FUZZ_TIME=seconds runs each for that long
 #   make format        reformats; make format-check verifies
@@ -25,10 +27,11 @@ FUZZ := O=build/fuzz CC=clang VARIANT_CFLAGS="-O1 -fsanitize=fuzzer-no-link,addr
 RESULTS := build/results.txt
 FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
 
-.PHONY: all deps lib check check-unit check-asan check-tsan check-fuzz check-format check-install bench fuzz \
+.PHONY: all deps lib vmm guests run check check-guests check-unit check-asan check-tsan check-fuzz \
+	check-format check-install bench fuzz \
 	format format-check install clean
 
-all: deps lib
+all: deps lib vmm guests
 
 deps:
 	@scripts/deps.sh build
@@ -36,15 +39,34 @@ deps:
 lib:
 	@$(SUB) $(RELEASE) lib
 
+# The reference VMM (release build only: Unicorn is not built with sanitizers) and the guests.
+vmm:
+	@$(SUB) $(RELEASE) vmm
+
+guests:
+	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
+
+run: deps vmm guests
+	@build/release/ivy run -smp 2 --stats
+
 check: deps
 	@mkdir -p build && : > $(RESULTS)
-	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-format \
-		check-install
+	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-guests \
+		check-format check-install
 	@scripts/summary.sh $(RESULTS)
 
 check-unit:
 	@$(SUB) $(RELEASE) lib tests
 	@scripts/run-tests.sh unit $(RESULTS) build/release/tests/test_*
+
+check-guests:
+	@mkdir -p build && touch $(RESULTS)
+	@$(SUB) $(RELEASE) lib vmm vmm-tests
+	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
+	@scripts/run-tests.sh vmm $(RESULTS) build/release/tests/vmm/test_*
+	@tests/vmm/cli.sh $(RESULTS) build/release/ivy build/guests
+	@tests/vmm/remote.sh $(RESULTS) build/release/ivy build/guests build/release/client/examples/ivy-regfile
+	@scripts/run-guests.sh $(RESULTS) build/release/ivy build/guests/tests
 
 check-asan:
 	@$(SUB) $(ASAN) tests
@@ -80,6 +102,10 @@ check-format:
 bench: deps
 	@$(SUB) $(RELEASE) benches
 	@for b in build/release/bench/bench_*; do [ -x "$$b" ] || continue; $$b || echo "{\"bench\":\"$$(basename $$b)\",\"error\":\"exit $$?\"}"; done
+	@scripts/deps.sh bench
+	@$(SUB) $(RELEASE) vmm
+	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
+	@scripts/bench-guests.sh build/release/ivy build/guests
 
 fuzz: deps
 	@$(SUB) $(FUZZ) fuzzers

@@ -82,3 +82,23 @@ $(O)/fuzz/%: $(O)/fuzz/%.o $(DEVICES) $(STATIC)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(DEVICES) $(STATIC)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# The reference VMM: vmm/*.c linked with libivy.a, Unicorn and libfdt. Built only in
+# the release variant (Unicorn is not instrumented for the sanitizers). Its own unit
+# tests (tests/vmm/test_*.c) link the Unicorn-internals layer.
+VMM_SRCS := $(sort $(wildcard vmm/*.c))
+VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
+VMM_LIB_OBJS := $(O)/vmm/uc_internal.o
+VMM_LIBS := -lunicorn -lfdt -lm
+VMM_TEST_SRCS := $(sort $(wildcard tests/vmm/test_*.c))
+VMM_TEST_BINS := $(VMM_TEST_SRCS:tests/vmm/%.c=$(O)/tests/vmm/%)
+
+.PHONY: vmm vmm-tests
+vmm: $(O)/ivy
+vmm-tests: $(VMM_TEST_BINS)
+
+$(O)/ivy: $(VMM_OBJS) $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(VMM_OBJS) $(STATIC) $(VMM_LIBS)
+
+$(O)/tests/vmm/%: $(O)/tests/vmm/%.o $(VMM_LIB_OBJS) $(STATIC)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(VMM_LIB_OBJS) $(STATIC) $(VMM_LIBS) -lcmocka

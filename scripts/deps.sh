@@ -3,8 +3,9 @@
 #   scripts/deps.sh build   what building and testing need
 #   scripts/deps.sh bench   what the benchmarks compare against as well
 set -eu
-pkgs="gcc make pkg-config clang libclang-rt-14-dev llvm libcmocka-dev clang-format git"
-[ "${1:-build}" = bench ] && pkgs="$pkgs"
+pkgs="gcc make pkg-config clang libclang-rt-14-dev llvm libcmocka-dev clang-format git
+	libunicorn-dev libfdt-dev gcc-aarch64-linux-gnu"
+[ "${1:-build}" = bench ] && pkgs="$pkgs qemu-system-arm"
 
 missing=""
 for p in $pkgs; do

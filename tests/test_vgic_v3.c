@@ -493,6 +493,32 @@ static void test_redist_regions(void **state)
 	ivy_vm_close(g.vm);
 }
 
+/* 512 vCPUs: redistributors, affinity routing and SGIs reach the last one. */
+static void test_512_vcpus(void **state)
+{
+	struct gic3 g;
+	uint64_t mpidr, v;
+
+	(void)state;
+	gic3_new(&g, 512);
+	mpidr = ivy_vcpu_mpidr(cpu(&g, 511)); /* Aff1 31, Aff0 15 */
+	assert_int_equal(rd(&g, 0, RD(511) + 8, 8) >> 32, mpidr & 0xffffff);
+	assert_int_equal((rd(&g, 0, RD(511) + 8, 8) >> 8) & 0xffff, 511);
+	wr(&g, 0, DIST, 4, 3);
+	/* SPI 40 routed to vCPU 300 (Aff1 18, Aff0 12). */
+	wr(&g, 0, DIST + 0x104, 4, 1u << 8);
+	wr(&g, 0, DIST + 0x6000 + 8 * 40, 8, ivy_vcpu_mpidr(cpu(&g, 300)) & 0xffffff);
+	assert_int_equal(ivy_irq_line(g.vm, 40, 0, true), 0);
+	assert_true(in_lrs(&g, 300, 40));
+	/* SGI 3 from vCPU 0 to Aff1 31, target list bit 15. */
+	wr(&g, 0, SGI(511) + 0x100, 4, 1u << 3);
+	v = (31ull << 16) | (3ull << 24) | (1u << 15);
+	assert_int_equal(ivy_vcpu_sysreg(cpu(&g, 0), IVY_SYSREG(3, 0, 12, 11, 5), true, &v), 0);
+	assert_true(in_lrs(&g, 511, 3));
+	assert_false(in_lrs(&g, 510, 3));
+	ivy_vm_close(g.vm);
+}
+
 static void test_v3_descriptor_tables(void **state)
 {
 	(void)state;
@@ -514,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_icc_groups),
 		cmocka_unit_test(test_icc_sgi),
 		cmocka_unit_test(test_redist_regions),
+		cmocka_unit_test(test_512_vcpus),
 		cmocka_unit_test(test_v3_descriptor_tables),
 	};
 

@@ -488,6 +488,15 @@ static bool vgic_populate_lrs(struct vgic_cpu *vc, struct vgic_irq *irq)
 		irq->pending_latch = irq->source != 0;
 		return !(deliverable && irq->source);
 	}
+	/*
+	 * An active level interrupt goes into its LR without the pending bit (KVM
+	 * does the same): with active+pending, the guest's EOI would leave the LR
+	 * pending and the guest could acknowledge it again before the EOI is folded
+	 * back and the device resampled (and its line lowered) - a spurious second
+	 * delivery. The EOI maintenance makes it pending again if the line is high.
+	 */
+	if (irq->config == VGIC_CONFIG_LEVEL && irq->active)
+		deliverable = false;
 	if (!vgic_lr_add(vc, irq, 0,
 			 (uint8_t)((irq->active ? VGIC_LR_ACTIVE : 0) |
 				   (deliverable ? VGIC_LR_PENDING : 0))))

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest-side measurements for `make bench`, timed with the guest's own counter
+ * so the same binary measures ivy and QEMU alike. Prints "BENCH name value unit".
+ *   gic_read      ns per GIC distributor register read (GICD_TYPER)
+ *   timer_irq     timer interrupts per second (virtual timer re-armed at once)
+ *   ipi_rtt       ns for an SGI to vCPU 1 and its SGI answer (needs 2 vCPUs)
+ */
+#include "gic.h"
+
+#define N_READS 20000
+#define N_TIMER 2000
+#define N_IPI	500
+
+static volatile unsigned timer_ticks, pongs, pings;
+
+static uint64_t ns(uint64_t ticks)
+{
+	return ticks * 1000000000ull / timer_freq();
+}
+
+static void bench_irq(struct exc_frame *f)
+{
+	(void)f;
+	uint32_t iar = gic_ack();
+	uint32_t id = iar & 0x3ff;
+
+	if (id == PPI_VTIMER) {
+		timer_ticks++;
+		if (timer_ticks < N_TIMER)
+			sysreg_write(cntv_tval_el0, 0);
+		else
+			sysreg_write(cntv_ctl_el0, 0);
+	} else if (id == 1) {
+		pings++;
+		gic_send_sgi(2, 0, 1);
+	} else if (id == 2) {
+		pongs++;
+	}
+	if (id < 1020)
+		gic_eoi(iar);
+}
+
+static void secondary(unsigned cpu)
+{
+	(void)cpu;
+	gic_cpu_init();
+	gic_enable_irq(1);
+	set_irq_handler(bench_irq);
+	irq_enable();
+	for (;;)
+		wfi();
+}
+
+void guest_main(void)
+{
+	unsigned n = nr_cpus();
+
+	gic_dist_init();
+	gic_cpu_init();
+	gic_enable_irq(2);
+	gic_enable_irq(PPI_VTIMER);
+	set_irq_handler(bench_irq);
+
+	uint64_t t0 = timer_count();
+	for (unsigned i = 0; i < N_READS; i++)
+		(void)mmio_read32(GICD_BASE + GICD_TYPER);
+	uint64_t t1 = timer_count();
+	printf("BENCH gic_read %lu ns\n", ns(t1 - t0) / N_READS);
+
+	irq_enable();
+	t0 = timer_count();
+	sysreg_write(cntv_tval_el0, 0);
+	sysreg_write(cntv_ctl_el0, 1);
+	while (timer_ticks < N_TIMER)
+		wfi();
+	t1 = timer_count();
+	printf("BENCH timer_irq %lu irq/s\n", (uint64_t)N_TIMER * timer_freq() / (t1 - t0));
+
+	if (n >= 2) {
+		cpu_start(1, secondary);
+		udelay(10000);
+		t0 = timer_count();
+		for (unsigned i = 0; i < N_IPI; i++) {
+			unsigned before = pongs;
+			gic_send_sgi(1, 0, 2);
+			while (pongs == before)
+				wfi();
+		}
+		t1 = timer_count();
+		printf("BENCH ipi_rtt %lu ns\n", ns(t1 - t0) / N_IPI);
+	}
+	irq_disable();
+	check(true, "benchmarks ran");
+}

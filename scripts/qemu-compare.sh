@@ -1,0 +1,29 @@
+#!/bin/sh
+# Runs guest tests under `ivy run` and under QEMU's virt machine (TCG) and checks
+# that both print the same PASS/FAIL lines (numbers, which are measurements, are
+# masked). Needs qemu-system-aarch64 (scripts/deps.sh bench); not part of make check.
+#   scripts/qemu-compare.sh [IVY] [GUEST-DIR]
+ivy=${1:-build/release/ivy} dir=${2:-build/guests/tests}
+command -v qemu-system-aarch64 >/dev/null || { echo "qemu-compare: qemu-system-aarch64 not installed"; exit 0; }
+status=0
+# Guests that use only what QEMU's virt has (no ivy test device), with their vCPU counts.
+# psci is left out: QEMU answers a second CPU_ON of a starting CPU with SUCCESS.
+for t in "sgi 1 2" "sgi 4 2" "timer 1 2" "active 1 2" "sgi 2 3" "timer 1 3" "active 1 3"; do
+	set -- $t
+	name=$1 smp=$2 gic=$3
+	a=$(mktemp) b=$(mktemp)
+	timeout 60 "$ivy" run -smp "$smp" -machine gic-version="$gic" "$dir/$name.bin" </dev/null 2>/dev/null |
+		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9][0-9]*/N/g' >"$a"
+	timeout 60 qemu-system-aarch64 -M virt,gic-version="$gic" -accel tcg -cpu cortex-a57 -m 256M \
+		-smp "$smp" -nographic -monitor none -serial stdio -kernel "$dir/$name.bin" </dev/null 2>/dev/null |
+		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9][0-9]*/N/g' >"$b"
+	if [ -s "$a" ] && cmp -s "$a" "$b"; then
+		echo "[qemu] $name -smp $smp gic-version=$gic: same results under ivy and QEMU ($(grep -c '^PASS' "$a") PASS, $(grep -c '^FAIL' "$a") FAIL)"
+	else
+		echo "[qemu] $name -smp $smp gic-version=$gic: results differ (ivy < > QEMU):"
+		diff "$a" "$b" | sed 's/^/[qemu]   /'
+		status=1
+	fi
+	rm -f "$a" "$b"
+done
+exit $status

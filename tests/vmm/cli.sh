@@ -1,0 +1,54 @@
+#!/bin/sh
+# The `ivy run` command line: options, errors and exit statuses, as TAP-like lines
+# tallied into RESULTS-FILE under the label "cli".
+#   tests/vmm/cli.sh RESULTS-FILE IVY GUEST-DIR
+results=$1 ivy=$2 dir=$3
+pass=0 fail=0
+expect() { # description wanted-status command...
+	desc=$1 want=$2
+	shift 2
+	"$@" </dev/null >/dev/null 2>&1
+	rc=$?
+	if [ "$rc" -eq "$want" ]; then
+		pass=$((pass + 1))
+	else
+		echo "[cli] FAILED: $desc: exit $rc, wanted $want"
+		fail=$((fail + 1))
+	fi
+}
+expect "no command" 64 "$ivy"
+expect "--help" 0 "$ivy" run --help
+expect "unknown option" 64 "$ivy" run --bogus "$dir/cli/exit42.bin"
+expect "-smp out of range" 64 "$ivy" run -smp 9 "$dir/cli/exit42.bin"
+expect "bad -m" 64 "$ivy" run -m 3X "$dir/cli/exit42.bin"
+expect "bad -machine" 64 "$ivy" run -machine gic-version=4 "$dir/cli/exit42.bin"
+expect "missing kernel file" 64 "$ivy" run /nonexistent/kernel
+expect "missing initrd file" 64 "$ivy" run -initrd /nonexistent/initrd "$dir/cli/exit42.bin"
+expect "two kernels" 64 "$ivy" run "$dir/cli/exit42.bin" "$dir/cli/exit42.bin"
+expect "test-exit status" 42 "$ivy" run "$dir/cli/exit42.bin"
+expect "test-exit status, -kernel, GICv3" 42 "$ivy" run -machine gic-version=3 -kernel "$dir/cli/exit42.elf"
+expect "SYSTEM_OFF is 0" 0 "$ivy" run -smp 2 "$dir/tests/psci.bin"
+expect "--timeout" 124 "$ivy" run --timeout 0.5 "$dir/cli/hang.bin"
+expect "guest exception" 125 "$ivy" run "$dir/cli/crash.bin"
+if printf 'ivy\n' | "$ivy" run "$dir/cli/uart.bin" >/dev/null 2>&1; then
+	pass=$((pass + 1))
+else
+	echo "[cli] FAILED: PL011 input from stdin"
+	fail=$((fail + 1))
+fi
+initrd=$(mktemp)
+printf 'IVYINITRD and some more bytes\n' >"$initrd"
+expect "-append and -initrd reach /chosen" 0 "$ivy" run -append ivy-bootargs-check -initrd "$initrd" \
+	"$dir/cli/chosen.bin"
+rm -f "$initrd"
+expect "--stats and --trace" 0 "$ivy" run --stats --trace "${TMPDIR:-/tmp}/ivy-cli-trace.json" -smp 2 "$dir/tests/psci.bin"
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if len(d["traceEvents"]) > 2 else 1)' \
+	"${TMPDIR:-/tmp}/ivy-cli-trace.json" 2>/dev/null; then
+	pass=$((pass + 1))
+else
+	echo "[cli] FAILED: --trace did not write valid Chrome trace JSON"
+	fail=$((fail + 1))
+fi
+rm -f "${TMPDIR:-/tmp}/ivy-cli-trace.json"
+echo "[cli] $pass passed, $fail failed"
+echo "cli $pass $fail" >>"$results"

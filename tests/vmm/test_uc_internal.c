@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Unicorn internals the VMM relies on (vmm/uc_internal.c), checked against
+ * the installed engine: the version check, finding the CPU objects, raising the
+ * IRQ line into a running guest, letting the guest's vectors take an SVC the
+ * INTR hook saw, and the EL2/EL3 set-up the vCPUs use.
+ */
+#include "../../vmm/uc_internal.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define RAM  0x40000000ull
+#define SIZE 0x10000ull
+
+/*
+ * The guest: set VBAR_EL1, unmask IRQs, spin until the IRQ handler sets x5, SVC
+ * (its handler records ESR_EL1 in x7), then HVC #0. IRQ handler: x5 = 1; HVC #1.
+ */
+static const struct {
+	unsigned word;
+	uint32_t insn;
+} guest[] = {
+	{ 0, 0x10004001 },   /* adr x1, vec (+0x800) */
+	{ 1, 0xd518c001 },   /* msr vbar_el1, x1 */
+	{ 2, 0xd5033fdf },   /* isb */
+	{ 3, 0xd50342ff },   /* msr daifclr, #2 */
+	{ 4, 0x910004c6 },   /* 1: add x6, x6, #1 */
+	{ 5, 0xb4ffffe5 },   /* cbz x5, 1b */
+	{ 6, 0xd4000841 },   /* svc #0x42 */
+	{ 7, 0xd4000002 },   /* hvc #0 */
+	{ 8, 0x14000000 },   /* b . */
+	{ 640, 0xd5385207 }, /* vec + 0x200: mrs x7, esr_el1 */
+	{ 641, 0xd69f03e0 }, /* eret */
+	{ 672, 0xd2800025 }, /* vec + 0x280: mov x5, #1 */
+	{ 673, 0xd4000022 }, /* hvc #1 */
+	{ 674, 0xd69f03e0 }, /* eret */
+};
+
+struct ctx {
+	struct uci_cpu cpu;
+	unsigned blocks, hvc0, hvc1, svc;
+};
+
+static void set_cp(uc_engine *uc, int op0, int op1, int crn, int crm, int op2, uint64_t v)
+{
+	uc_arm64_cp_reg r = {
+		.crn = crn, .crm = crm, .op0 = op0, .op1 = op1, .op2 = op2, .val = v
+	};
+
+	assert_int_equal(uc_reg_write(uc, UC_ARM64_REG_CP_REG, &r), UC_ERR_OK);
+}
+
+static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+	struct ctx *c = opaque;
+
+	(void)uc;
+	(void)addr;
+	(void)size;
+	/* After a while in the spin loop, raise the IRQ line from the hook. */
+	if (++c->blocks == 100)
+		uci_set_lines(&c->cpu, true, false);
+}
+
+static void on_intr(uc_engine *uc, uint32_t intno, void *opaque)
+{
+	struct ctx *c = opaque;
+
+	if (intno == UCI_EXCP_HVC) {
+		/* HVC #1 comes from the IRQ handler, HVC #0 from the end of the program. */
+		uint64_t x5 = 0;
+		uc_reg_read(uc, UC_ARM64_REG_X5, &x5);
+		if (c->hvc1 == 0 && x5 == 1 && c->svc == 0) {
+			c->hvc1++;
+			uci_set_lines(&c->cpu, false, false);
+			return;
+		}
+		c->hvc0++;
+		uc_emu_stop(uc);
+		return;
+	}
+	if (intno == UCI_EXCP_SWI)
+		c->svc++;
+	uci_take_exception(&c->cpu);
+}
+
+static void test_version(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(uci_check_version(buf, sizeof(buf)), 0);
+	assert_non_null(strstr(buf, "Unicorn 2.0"));
+}
+
+static void test_attach_and_run(void **state)
+{
+	struct ctx c;
+	uc_engine *uc;
+	uc_hook h;
+	uint8_t *ram = aligned_alloc(4096, SIZE);
+	uint64_t v, pstate = 0x3c5, pc = RAM;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(ram, 0, SIZE);
+	for (size_t i = 0; i < sizeof(guest) / sizeof(guest[0]); i++)
+		memcpy(ram + guest[i].word * 4, &guest[i].insn, 4);
+	assert_int_equal(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc), UC_ERR_OK);
+	assert_int_equal(uci_attach(&c.cpu, uc), 0);
+	/* The CPU object found is the live one: a register written now shows there. */
+	v = 0x1234abcd5678ef01ull;
+	uc_reg_write(uc, UC_ARM64_REG_X0, &v);
+	assert_memory_equal((uint8_t *)c.cpu.env + 64, &v, 8);
+
+	assert_int_equal(uc_mem_map_ptr(uc, RAM, SIZE, UC_PROT_ALL, ram), UC_ERR_OK);
+	set_cp(uc, 3, 6, 1, 1, 0, 0x501);	  /* SCR_EL3 = NS | HCE | RW */
+	set_cp(uc, 3, 4, 1, 1, 0, 1ull << 31);	  /* HCR_EL2.RW */
+	set_cp(uc, 3, 4, 0, 0, 5, 0x80000003ull); /* VMPIDR_EL2 */
+	uc_reg_write(uc, UC_ARM64_REG_PSTATE, &pstate);
+	uci_rebuild_flags(&c.cpu);
+	uc_hook_add(uc, &h, UC_HOOK_BLOCK, on_block, &c, 1, 0);
+	uc_hook_add(uc, &h, UC_HOOK_INTR, on_intr, &c, 1, 0);
+	assert_int_equal(uc_emu_start(uc, pc, UINT64_MAX, 0, 0), UC_ERR_OK);
+
+	assert_int_equal(c.hvc1, 1); /* the IRQ was taken by the guest's vector */
+	assert_int_equal(c.svc, 1);
+	assert_int_equal(c.hvc0, 1);
+	uc_reg_read(uc, UC_ARM64_REG_X7, &v);
+	assert_int_equal(v >> 26, 0x15); /* ESR_EL1.EC = SVC from AArch64 */
+	assert_int_equal(v & 0xffff, 0x42);
+	uc_arm64_cp_reg mpidr = { .crn = 0, .crm = 0, .op0 = 3, .op1 = 0, .op2 = 5 };
+	uc_reg_read(uc, UC_ARM64_REG_CP_REG, &mpidr);
+	assert_int_equal(mpidr.val & 0xff, 3); /* the guest sees VMPIDR_EL2 */
+	uc_reg_read(uc, UC_ARM64_REG_PSTATE, &v);
+	assert_int_equal((v >> 2) & 3, 1); /* still at EL1 */
+	uc_close(uc);
+	free(ram);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_version),
+		cmocka_unit_test(test_attach_and_run),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,629 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vCPUs on Unicorn: one engine and one thread per vCPU over shared guest RAM.
+ *
+ * The execution token. Unicorn 2.0.1 does not make guest atomics atomic across
+ * engines running at once, and stopping an engine from another thread can
+ * re-execute instructions. So exactly one vCPU is inside uc_emu_start at a time:
+ * it holds the token (a ticket lock, so waiting vCPUs take turns in order) and
+ * gives it up at the end of a time slice, on WFI, while powered off, and while
+ * the library makes it wait for an I/O request (cpu_block).
+ *
+ * Kicks. Other threads never touch a running engine: they set cpu->kick and
+ * signal the vCPU's condition variable. The block hook, which runs at the start
+ * of every translation block on the vCPU's own thread, polls that flag, lets the
+ * GIC fold and refill its state and sets the engine's IRQ/FIQ lines; the engine
+ * takes the interrupt at the next block boundary if PSTATE allows it.
+ */
+#include "vmm.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* How long a vCPU keeps the token when others wait for it. */
+#define CPU_SLICE_NS 2000000ull
+/* The block hook reads the clock once per this many blocks. */
+#define CPU_CLOCK_EVERY 64
+
+#define INSN_WFI 0xd503207fu
+
+/* SCR_EL3: NS, HCE, RW. HCR_EL2: RW. */
+#define SCR_EL3_NS  (1ull << 0)
+#define SCR_EL3_HCE (1ull << 8)
+#define SCR_EL3_RW  (1ull << 10)
+#define HCR_EL2_RW  (1ull << 31)
+/* SCTLR_EL1 with the MMU and caches off and the RES1 bits set. */
+#define SCTLR_EL1_RESET 0x30d00800ull
+/* EL1h with D, A, I, F masked. */
+#define PSTATE_EL1H_MASKED 0x3c5ull
+
+struct cp_enc {
+	uint8_t op0, op1, crn, crm, op2;
+};
+
+static const struct cp_enc CP_SCR_EL3 = { 3, 6, 1, 1, 0 };
+static const struct cp_enc CP_HCR_EL2 = { 3, 4, 1, 1, 0 };
+static const struct cp_enc CP_VMPIDR_EL2 = { 3, 4, 0, 0, 5 };
+static const struct cp_enc CP_SCTLR_EL1 = { 3, 0, 1, 0, 0 };
+
+static int cpu_write_cp(struct vmm_cpu *cpu, struct cp_enc e, uint64_t val)
+{
+	uc_arm64_cp_reg r = {
+		.op0 = e.op0, .op1 = e.op1, .crn = e.crn, .crm = e.crm, .op2 = e.op2, .val = val
+	};
+
+	return uc_reg_write(cpu->uc, UC_ARM64_REG_CP_REG, &r) == UC_ERR_OK ? 0 : -EIO;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The execution token.                                                                 */
+
+static void token_acquire(struct vmm_cpu *cpu)
+{
+	struct vmm_token *t = &cpu->vmm->token;
+	uint64_t t0 = vmm_now_ns();
+
+	pthread_mutex_lock(&t->lock);
+	uint64_t ticket = t->next++;
+	atomic_fetch_add(&t->waiters, 1);
+	while (t->serving != ticket)
+		pthread_cond_wait(&t->cond, &t->lock);
+	atomic_fetch_sub(&t->waiters, 1);
+	pthread_mutex_unlock(&t->lock);
+	cpu->holds_token = true;
+	atomic_fetch_add_explicit(&cpu->wait_ns, vmm_now_ns() - t0, memory_order_relaxed);
+}
+
+static void token_release(struct vmm_cpu *cpu)
+{
+	struct vmm_token *t = &cpu->vmm->token;
+
+	cpu->holds_token = false;
+	pthread_mutex_lock(&t->lock);
+	t->serving++;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void cpu_block(struct vmm_cpu *cpu, bool blocked)
+{
+	/* Only a vCPU inside the engine holds the token; other threads have nothing to hand over. */
+	if (blocked && cpu->holds_token)
+		token_release(cpu);
+	else if (!blocked && !cpu->holds_token)
+		token_acquire(cpu);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Kicks and interrupt lines.                                                           */
+
+void cpu_kick(struct vmm_cpu *cpu)
+{
+	atomic_store_explicit(&cpu->kick, true, memory_order_release);
+	pthread_mutex_lock(&cpu->wait_lock);
+	pthread_cond_broadcast(&cpu->wait_cond);
+	pthread_mutex_unlock(&cpu->wait_lock);
+}
+
+void cpu_update_lines(struct vmm_cpu *cpu, bool refill)
+{
+	bool irq = false, fiq = false;
+	int err;
+
+	if (refill)
+		timer_update(cpu);
+	err = gic_refresh(cpu, refill, &irq, &fiq);
+	if (err < 0)
+		vmm_request_exit(cpu->vmm, VMM_EXIT_VMM_ERROR, "vCPU %u: GIC flush failed: %s",
+				 cpu->index, ivy_strerror(err));
+	uci_set_lines(&cpu->uci, irq, fiq);
+}
+
+/* Cache maintenance seen on one engine applies to all: each acts at its next safe point. */
+static void cpu_apply_maintenance(struct vmm_cpu *cpu)
+{
+	/*
+	 * Dropping the translations of guest RAM page by page is far cheaper than
+	 * the engine's full flush, which resets its whole code buffer (seconds).
+	 */
+	if (atomic_exchange_explicit(&cpu->need_tb_flush, false, memory_order_acq_rel))
+		uc_ctl_remove_cache(cpu->uc, BOARD_RAM_BASE, BOARD_RAM_BASE + cpu->vmm->ram_size);
+	if (atomic_exchange_explicit(&cpu->need_tlb_flush, false, memory_order_acq_rel))
+		uci_flush_tlb(&cpu->uci);
+}
+
+static void cpu_broadcast_maintenance(struct vmm_cpu *cpu, bool tb, bool tlb)
+{
+	struct vmm *vmm = cpu->vmm;
+
+	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
+		struct vmm_cpu *o = &vmm->cpus[i];
+
+		if (o == cpu)
+			continue;
+		if (tb)
+			atomic_store_explicit(&o->need_tb_flush, true, memory_order_release);
+		if (tlb)
+			atomic_store_explicit(&o->need_tlb_flush, true, memory_order_release);
+	}
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Engine hooks (all run on the vCPU's own thread, inside uc_emu_start).                */
+
+static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+	struct vmm_cpu *cpu = opaque;
+	struct vmm *vmm = cpu->vmm;
+
+	(void)addr;
+	(void)size;
+	if (atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel)) {
+		if (vmm_exiting(vmm)) {
+			cpu->stop = CPU_STOP_EXIT;
+			uc_emu_stop(uc);
+			return;
+		}
+		cpu_apply_maintenance(cpu);
+		cpu_update_lines(cpu, true);
+	}
+	if (++cpu->blocks % CPU_CLOCK_EVERY)
+		return;
+	uint64_t now = vmm_now_ns();
+	/*
+	 * Timer deadlines are checked here while the vCPU runs; a PPI that changes
+	 * level comes back as a kick, served at the next block.
+	 */
+	timer_update(cpu);
+	if (now >= cpu->slice_end_ns &&
+	    atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed) > 0) {
+		cpu->stop = CPU_STOP_SLICE;
+		uc_emu_stop(uc);
+	}
+}
+
+static uint64_t hook_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque);
+static void hook_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value,
+			    void *opaque);
+
+/* Unicorn MMIO callbacks carry only an offset: one region per window, each with its base. */
+struct mmio_window {
+	struct vmm_cpu *cpu;
+	uint64_t base;
+};
+
+/*
+ * A GIC access (acknowledge, EOI, priority mask) can change the lines. Lowering
+ * them takes effect at once; raising them is left to the block hook, because
+ * making the engine leave its block chain from inside an MMIO or system-register
+ * callback can re-execute the access.
+ */
+static void cpu_after_gic_access(struct vmm_cpu *cpu)
+{
+	bool irq = false, fiq = false;
+	/*
+	 * A kick raised by the access itself (an EOI that needs a maintenance: a level
+	 * interrupt to resample, an LR to refill) is served now, before the guest can
+	 * acknowledge again, as a maintenance interrupt would be on hardware. Other new
+	 * interrupts also arrive through the kick; otherwise only the lines can change.
+	 */
+	bool refill = atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel);
+
+	if (gic_refresh(cpu, refill, &irq, &fiq) < 0)
+		return;
+	/* Raising waits for the block hook; so does stopping for the end of the VM. */
+	if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq) || vmm_exiting(cpu->vmm))
+		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
+	else if (irq != cpu->uci.irq || fiq != cpu->uci.fiq)
+		uci_set_lines(&cpu->uci, irq, fiq);
+}
+
+static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write, uint64_t *val)
+{
+	int err;
+
+	atomic_fetch_add_explicit(&cpu->mmio, 1, memory_order_relaxed);
+	err = ivy_vcpu_mmio(cpu->vcpu, gpa, size, is_write, val);
+	if (err < 0 && !is_write)
+		*val = ~0ull;
+	cpu_after_gic_access(cpu);
+}
+
+static uint64_t hook_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
+{
+	struct mmio_window *w = opaque;
+	uint64_t val = 0;
+
+	(void)uc;
+	cpu_mmio(w->cpu, w->base + offset, size, false, &val);
+	return val;
+}
+
+static void hook_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value,
+			    void *opaque)
+{
+	struct mmio_window *w = opaque;
+
+	(void)uc;
+	cpu_mmio(w->cpu, w->base + offset, size, true, &value);
+}
+
+static void hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
+{
+	struct vmm_cpu *cpu = opaque;
+
+	switch (intno) {
+	case UCI_EXCP_HVC:
+	case UCI_EXCP_SMC:
+		atomic_fetch_add_explicit(&cpu->hvc, 1, memory_order_relaxed);
+		if (psci_call(cpu))
+			uc_emu_stop(uc);
+		break;
+	default:
+		/* SVC, aborts, undefined instructions, BRK: the guest's own vectors take them. */
+		uci_take_exception(&cpu->uci);
+		break;
+	}
+}
+
+static uint64_t cpu_current_el(struct vmm_cpu *cpu)
+{
+	uint64_t pstate = 0;
+
+	uc_reg_read(cpu->uc, UC_ARM64_REG_PSTATE, &pstate);
+	return (pstate >> 2) & 3;
+}
+
+/*
+ * System registers. Unicorn calls this for every MRS/MSR; returning 1 means
+ * "handled, skip the instruction". Only exact encodings are claimed, and only
+ * at EL1 or above: a loose match once swallowed VBAR_EL1 writes.
+ */
+static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *r, void *opaque,
+			    bool is_read)
+{
+	struct vmm_cpu *cpu = opaque;
+	uint64_t val = r->val;
+	bool handled;
+
+	handled = timer_sysreg(cpu, r, is_read, &val);
+	/* Encoding first: reading PSTATE for every MRS/MSR would cost more. */
+	if (!handled && gic_is_icc(r) && cpu_current_el(cpu) >= 1 &&
+	    gic_sysreg(cpu, r, is_read, &val)) {
+		/* The engine does not know ICC_* registers: skipping needs PC moved by hand. */
+		uint64_t pc = 0;
+
+		atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);
+		if (is_read)
+			uc_reg_write(uc, reg, &val);
+		uc_reg_read(uc, UC_ARM64_REG_PC, &pc);
+		pc += 4;
+		uc_reg_write(uc, UC_ARM64_REG_PC, &pc);
+		cpu_after_gic_access(cpu);
+		return 1;
+	}
+	if (!handled)
+		return 0;
+	atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);
+	if (is_read)
+		uc_reg_write(uc, reg, &val);
+	return 1;
+}
+
+static uint32_t hook_mrs(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *r, void *opaque)
+{
+	return hook_sysreg(uc, reg, r, opaque, true);
+}
+
+static uint32_t hook_msr(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *r, void *opaque)
+{
+	return hook_sysreg(uc, reg, r, opaque, false);
+}
+
+/* IC and TLBI (SYS instructions): executed here and broadcast to the other engines. */
+static uint32_t hook_sys(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg *r, void *opaque)
+{
+	struct vmm_cpu *cpu = opaque;
+
+	(void)uc;
+	(void)reg;
+	if (r->op0 != 1)
+		return 0;
+	if (r->crn == 7 && (r->crm == 1 || r->crm == 5) && (r->op2 == 0 || r->op2 == 1))
+		cpu_broadcast_maintenance(cpu, true, false);
+	else if (r->crn == 8)
+		cpu_broadcast_maintenance(cpu, false, true);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Creation.                                                                            */
+
+/* Address windows that are not RAM: every access goes to ivy_vcpu_mmio. */
+static const struct {
+	uint64_t base, size;
+} cpu_mmio_windows[] = {
+	{ 0x00000000ull, BOARD_RAM_BASE },
+};
+
+static int cpu_map(struct vmm_cpu *cpu)
+{
+	struct vmm *vmm = cpu->vmm;
+	uc_engine *uc = cpu->uc;
+	uc_hook h;
+
+	if (uc_mem_map_ptr(uc, BOARD_RAM_BASE, vmm->ram_size, UC_PROT_ALL, vmm->ram) != UC_ERR_OK)
+		return -ENOMEM;
+	for (unsigned i = 0; i < ARRAY_LEN(cpu_mmio_windows); i++) {
+		struct mmio_window *w = calloc(1, sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		w->cpu = cpu;
+		w->base = cpu_mmio_windows[i].base;
+		if (uc_mmio_map(uc, w->base, cpu_mmio_windows[i].size, hook_mmio_read, w,
+				hook_mmio_write, w) != UC_ERR_OK) {
+			free(w);
+			return -ENOMEM;
+		}
+	}
+	/* Above RAM, up to 64 GiB: also device space (PCI windows live there on virt). */
+	uint64_t above = BOARD_RAM_BASE + vmm->ram_size;
+	if (above < (64ull << 30)) {
+		struct mmio_window *w = calloc(1, sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		w->cpu = cpu;
+		w->base = above;
+		if (uc_mmio_map(uc, above, (64ull << 30) - above, hook_mmio_read, w,
+				hook_mmio_write, w) != UC_ERR_OK) {
+			free(w);
+			return -ENOMEM;
+		}
+	}
+	if (uc_hook_add(uc, &h, UC_HOOK_BLOCK, hook_block, cpu, 1, 0) != UC_ERR_OK ||
+	    uc_hook_add(uc, &h, UC_HOOK_INTR, hook_intr, cpu, 1, 0) != UC_ERR_OK ||
+	    uc_hook_add(uc, &h, UC_HOOK_INSN, hook_mrs, cpu, 1, 0, UC_ARM64_INS_MRS) != UC_ERR_OK ||
+	    uc_hook_add(uc, &h, UC_HOOK_INSN, hook_msr, cpu, 1, 0, UC_ARM64_INS_MSR) != UC_ERR_OK ||
+	    uc_hook_add(uc, &h, UC_HOOK_INSN, hook_sys, cpu, 1, 0, UC_ARM64_INS_SYS) != UC_ERR_OK)
+		return -EIO;
+	return 0;
+}
+
+/* Puts the engine in the boot state: EL1h, DAIF masked, MMU off, PC = entry, X0 = x0. */
+static int cpu_reset(struct vmm_cpu *cpu, uint64_t entry, uint64_t x0)
+{
+	uint64_t pstate = PSTATE_EL1H_MASKED, zero = 0;
+
+	for (int r = UC_ARM64_REG_X0; r <= UC_ARM64_REG_X28; r++)
+		uc_reg_write(cpu->uc, r, &zero);
+	uc_reg_write(cpu->uc, UC_ARM64_REG_X29, &zero);
+	uc_reg_write(cpu->uc, UC_ARM64_REG_X30, &zero);
+	if (cpu_write_cp(cpu, CP_SCR_EL3, SCR_EL3_NS | SCR_EL3_HCE | SCR_EL3_RW) ||
+	    cpu_write_cp(cpu, CP_HCR_EL2, HCR_EL2_RW) ||
+	    cpu_write_cp(cpu, CP_VMPIDR_EL2, cpu->mpidr) ||
+	    cpu_write_cp(cpu, CP_SCTLR_EL1, SCTLR_EL1_RESET))
+		return -EIO;
+	if (uc_reg_write(cpu->uc, UC_ARM64_REG_PSTATE, &pstate) != UC_ERR_OK ||
+	    uc_reg_write(cpu->uc, UC_ARM64_REG_X0, &x0) != UC_ERR_OK ||
+	    uc_reg_write(cpu->uc, UC_ARM64_REG_PC, &entry) != UC_ERR_OK)
+		return -EIO;
+	uci_rebuild_flags(&cpu->uci);
+	memset(cpu->timer, 0, sizeof(cpu->timer));
+	/*
+	 * Translated code stays: it is keyed by physical address and CPU state, and a
+	 * flush costs tens of milliseconds in this engine. Stale TLB entries do not.
+	 */
+	uci_flush_tlb(&cpu->uci);
+	return 0;
+}
+
+int cpu_create(struct vmm *vmm, unsigned index)
+{
+	struct vmm_cpu *cpu = &vmm->cpus[index];
+	int err;
+
+	cpu->vmm = vmm;
+	cpu->index = index;
+	cpu->vcpu = ivy_vm_vcpu(vmm->vm, index);
+	if (!cpu->vcpu)
+		return -ENOENT;
+	cpu->mpidr = ivy_vcpu_mpidr(cpu->vcpu);
+	ivy_vcpu_set_user(cpu->vcpu, cpu);
+	pthread_mutex_init(&cpu->wait_lock, NULL);
+	pthread_cond_init(&cpu->wait_cond, NULL);
+	if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &cpu->uc) != UC_ERR_OK)
+		return -ENOMEM;
+	err = uci_attach(&cpu->uci, cpu->uc);
+	if (err)
+		return err;
+	err = cpu_map(cpu);
+	if (err)
+		return err;
+	cpu->power = index == 0 ? CPU_ON : CPU_OFF;
+	return cpu_reset(cpu, vmm->entry, index == 0 ? vmm->dtb_gpa : 0);
+}
+
+void cpu_destroy(struct vmm_cpu *cpu)
+{
+	if (cpu->uc)
+		uc_close(cpu->uc);
+	cpu->uc = NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The vCPU thread.                                                                     */
+
+static void cpu_timed_wait(struct vmm_cpu *cpu, uint64_t deadline_ns)
+{
+	if (deadline_ns == UINT64_MAX) {
+		pthread_cond_wait(&cpu->wait_cond, &cpu->wait_lock);
+		return;
+	}
+	/* The clocks differ: convert the monotonic deadline into a CLOCK_REALTIME one. */
+	uint64_t now = vmm_now_ns();
+	uint64_t delta = deadline_ns > now ? deadline_ns - now : 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t abs = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + delta;
+	ts.tv_sec = (time_t)(abs / 1000000000ull);
+	ts.tv_nsec = (long)(abs % 1000000000ull);
+	pthread_cond_timedwait(&cpu->wait_cond, &cpu->wait_lock, &ts);
+}
+
+/* WFI: sleeps until an interrupt is signalled to this vCPU (masked or not), a timer
+ * deadline passes, or the VM ends. */
+static void cpu_wait_for_interrupt(struct vmm_cpu *cpu)
+{
+	uint64_t t0 = vmm_now_ns();
+
+	atomic_fetch_add_explicit(&cpu->wfis, 1, memory_order_relaxed);
+	for (;;) {
+		atomic_store_explicit(&cpu->kick, false, memory_order_release);
+		cpu_update_lines(cpu, true);
+		if (cpu->uci.irq || cpu->uci.fiq || vmm_exiting(cpu->vmm))
+			break;
+		uint64_t deadline = timer_update(cpu);
+		pthread_mutex_lock(&cpu->wait_lock);
+		if (!atomic_load_explicit(&cpu->kick, memory_order_acquire) &&
+		    !vmm_exiting(cpu->vmm))
+			cpu_timed_wait(cpu, deadline);
+		pthread_mutex_unlock(&cpu->wait_lock);
+	}
+	atomic_fetch_add_explicit(&cpu->wfi_ns, vmm_now_ns() - t0, memory_order_relaxed);
+}
+
+/* Powered off: waits for CPU_ON (returns true) or the end of the VM (false). */
+static bool cpu_wait_power_on(struct vmm_cpu *cpu)
+{
+	struct vmm *vmm = cpu->vmm;
+	uint64_t entry, ctx;
+
+	for (;;) {
+		pthread_mutex_lock(&vmm->psci_lock);
+		enum cpu_power p = cpu->power;
+		entry = cpu->on_entry;
+		ctx = cpu->on_ctx;
+		pthread_mutex_unlock(&vmm->psci_lock);
+		if (vmm_exiting(vmm))
+			return false;
+		if (p == CPU_ON)
+			return true;
+		if (p == CPU_ON_PENDING)
+			break;
+		pthread_mutex_lock(&cpu->wait_lock);
+		pthread_mutex_lock(&vmm->psci_lock);
+		p = cpu->power;
+		pthread_mutex_unlock(&vmm->psci_lock);
+		if (p == CPU_OFF && !vmm_exiting(vmm))
+			pthread_cond_wait(&cpu->wait_cond, &cpu->wait_lock);
+		pthread_mutex_unlock(&cpu->wait_lock);
+	}
+	/* The engine is reset once this thread holds the execution token. */
+	cpu->reset_pending = true;
+	cpu->reset_entry = entry;
+	cpu->reset_ctx = ctx;
+	pthread_mutex_lock(&vmm->psci_lock);
+	cpu->power = CPU_ON;
+	pthread_mutex_unlock(&vmm->psci_lock);
+	return true;
+}
+
+static bool cpu_stopped_on_wfi(struct vmm_cpu *cpu, uint64_t pc)
+{
+	uint32_t insn = 0;
+
+	if (uc_mem_read(cpu->uc, pc - 4, &insn, sizeof(insn)) != UC_ERR_OK)
+		return false;
+	return insn == INSN_WFI;
+}
+
+static void *cpu_thread(void *arg)
+{
+	struct vmm_cpu *cpu = arg;
+	struct vmm *vmm = cpu->vmm;
+
+	while (!vmm_exiting(vmm)) {
+		if (cpu->power != CPU_ON && !cpu_wait_power_on(cpu))
+			break;
+		token_acquire(cpu);
+		if (vmm_exiting(vmm)) {
+			token_release(cpu);
+			break;
+		}
+		if (cpu->reset_pending) {
+			cpu->reset_pending = false;
+			if (cpu_reset(cpu, cpu->reset_entry, cpu->reset_ctx)) {
+				token_release(cpu);
+				vmm_request_exit(vmm, VMM_EXIT_VMM_ERROR,
+						 "vCPU %u: cannot reset the engine", cpu->index);
+				break;
+			}
+		}
+		cpu_apply_maintenance(cpu);
+		cpu_update_lines(cpu, true);
+		cpu->stop = CPU_STOP_NONE;
+		cpu->slice_end_ns = vmm_now_ns() + CPU_SLICE_NS;
+		uint64_t pc = 0;
+		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
+		uint64_t t0 = vmm_now_ns();
+		uc_err err = uc_emu_start(cpu->uc, pc, UINT64_MAX, 0, 0);
+		uint64_t t1 = vmm_now_ns();
+		atomic_fetch_add_explicit(&cpu->run_ns, t1 - t0, memory_order_relaxed);
+		atomic_fetch_add_explicit(&cpu->entries, 1, memory_order_relaxed);
+		stats_add_slice(vmm, (int)cpu->index, t0, t1);
+		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
+		gic_sync(cpu);
+		token_release(cpu);
+		if (err != UC_ERR_OK) {
+			vmm_request_exit(vmm, VMM_EXIT_GUEST_EXCEPTION,
+					 "vCPU %u: unhandled guest exception at PC 0x%" PRIx64
+					 ": %s",
+					 cpu->index, pc, uc_strerror(err));
+			break;
+		}
+		switch (cpu->stop) {
+		case CPU_STOP_NONE:
+			if (cpu_stopped_on_wfi(cpu, pc))
+				cpu_wait_for_interrupt(cpu);
+			break;
+		case CPU_STOP_OFF:
+			pthread_mutex_lock(&vmm->psci_lock);
+			cpu->power = CPU_OFF;
+			pthread_mutex_unlock(&vmm->psci_lock);
+			uci_set_lines(&cpu->uci, false, false);
+			break;
+		case CPU_STOP_SLICE:
+		case CPU_STOP_EXIT: break;
+		}
+	}
+	return NULL;
+}
+
+int cpu_start_threads(struct vmm *vmm)
+{
+	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
+		struct vmm_cpu *cpu = &vmm->cpus[i];
+
+		if (pthread_create(&cpu->thread, NULL, cpu_thread, cpu))
+			return -EAGAIN;
+		cpu->thread_started = true;
+	}
+	return 0;
+}
+
+void cpu_join_threads(struct vmm *vmm)
+{
+	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
+		struct vmm_cpu *cpu = &vmm->cpus[i];
+
+		if (cpu->thread_started)
+			pthread_join(cpu->thread, NULL);
+		cpu->thread_started = false;
+	}
+}

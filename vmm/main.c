@@ -1,0 +1,472 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `ivy run`: builds the virt board on ivy and runs a guest until it powers off,
+ * exiting with the guest's status.
+ */
+#include "vmm.h"
+
+#include <ivy/gic.h>
+#include <ivy/ioreq.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"usage: ivy run [options] [KERNEL]\n"
+	"Runs an AArch64 guest on a QEMU-virt-like board whose interrupts and device\n"
+	"accesses all go through ivy. With no KERNEL, runs the built-in demo guest.\n"
+	"\n"
+	"  -kernel FILE          arm64 Linux Image, ELF, or raw binary (loaded at RAM+0x80000)\n"
+	"  -initrd FILE          initial ramdisk\n"
+	"  -append STRING        kernel command line (/chosen/bootargs)\n"
+	"  -smp N                number of vCPUs, 1..8 (default 1)\n"
+	"  -m SIZE               guest RAM, e.g. 256M or 1G (default 256M; plain numbers are MiB)\n"
+	"  -machine gic-version=2|3[,its=on|off]\n"
+	"                        interrupt controller (default gic-version=2)\n"
+	"  --stats               print interrupt, I/O-request and vCPU statistics at exit\n"
+	"  --trace FILE          write a Chrome/Perfetto trace (JSON) of interrupts and I/O\n"
+	"  --timeout SECONDS     stop a guest that runs longer (exit status 124)\n"
+	"  --device-socket PATH  accept out-of-process device models (ivy-client) on this\n"
+	"                        Unix socket; they claim addresses and raise interrupts\n"
+	"  --help                this text\n"
+	"\n"
+	"Exit status: the value the guest wrote to the test-exit register, 0 after PSCI\n"
+	"SYSTEM_OFF or SYSTEM_RESET, 124 on --timeout, 125 on an unhandled guest exception,\n"
+	"64 for bad options or files, 70 for an internal VMM error.\n";
+
+static struct vmm the_vmm;
+
+uint64_t vmm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t vmm_counter(const struct vmm *vmm)
+{
+	/* 62.5 MHz: one tick every 16 ns. */
+	return (vmm_now_ns() - vmm->boot_ns) / (1000000000ull / BOARD_TIMER_FREQ);
+}
+
+uint64_t vmm_counter_to_ns(const struct vmm *vmm, uint64_t cnt)
+{
+	(void)vmm;
+	if (cnt > UINT64_MAX / 16)
+		return UINT64_MAX / 2;
+	return cnt * (1000000000ull / BOARD_TIMER_FREQ);
+}
+
+bool vmm_exiting(const struct vmm *vmm)
+{
+	return atomic_load_explicit(&vmm->exiting, memory_order_acquire);
+}
+
+void vmm_request_exit(struct vmm *vmm, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&vmm->exit_lock);
+	if (!vmm_exiting(vmm)) {
+		va_start(ap, fmt);
+		vsnprintf(vmm->exit_why, sizeof(vmm->exit_why), fmt, ap);
+		va_end(ap);
+		atomic_store_explicit(&vmm->exit_status, status, memory_order_relaxed);
+		atomic_store_explicit(&vmm->exiting, true, memory_order_release);
+		pthread_cond_broadcast(&vmm->exit_cond);
+	}
+	pthread_mutex_unlock(&vmm->exit_lock);
+	for (unsigned i = 0; i < vmm->nr_cpus; i++)
+		cpu_kick(&vmm->cpus[i]);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Library hooks.                                                                       */
+
+/* Library messages: errors always, the first warnings, everything with IVY_DEBUG_LOG set. */
+static void hook_log(void *opaque, enum ivy_log_level level, const char *msg)
+{
+	static atomic_uint warnings;
+
+	(void)opaque;
+	if (getenv("IVY_DEBUG_LOG") || level == IVY_LOG_ERROR)
+		fprintf(stderr, "ivy: %s\n", msg);
+	else if (level == IVY_LOG_WARN && atomic_fetch_add(&warnings, 1) < 10)
+		fprintf(stderr, "ivy: %s%s\n", msg,
+			atomic_load(&warnings) == 10
+				? " (further warnings hidden; IVY_DEBUG_LOG=1 shows all)"
+				: "");
+}
+
+static void hook_trace(void *opaque, const struct ivy_trace_event *ev)
+{
+	stats_on_trace(opaque, ev);
+}
+
+static void hook_kick(void *opaque, struct ivy_vcpu *vcpu)
+{
+	struct vmm_cpu *cpu = ivy_vcpu_user(vcpu);
+
+	(void)opaque;
+	if (cpu)
+		cpu_kick(cpu);
+}
+
+static void hook_vcpu_block(void *opaque, struct ivy_vcpu *vcpu, bool blocked)
+{
+	struct vmm_cpu *cpu = ivy_vcpu_user(vcpu);
+
+	(void)opaque;
+	if (cpu)
+		cpu_block(cpu, blocked);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Options.                                                                             */
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "ivy: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see ivy run --help)\n");
+	return VMM_EXIT_USAGE;
+}
+
+static bool parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+	uint64_t mul = 1ull << 20;
+
+	if (end == s)
+		return false;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		end++;
+		break;
+	case '\0': break;
+	default: return false;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > (1ull << 40) / mul)
+		return false;
+	*out = v * mul;
+	return true;
+}
+
+static int parse_machine(struct vmm_opts *o, const char *s)
+{
+	char buf[128];
+	char *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(tok, "virt"))
+			continue;
+		if (!strcmp(tok, "gic-version=2"))
+			o->gic_version = 2;
+		else if (!strcmp(tok, "gic-version=3"))
+			o->gic_version = 3;
+		else if (!strcmp(tok, "its=on"))
+			o->its = true;
+		else if (!strcmp(tok, "its=off"))
+			o->its = false;
+		else
+			return usage_error(
+				"unknown -machine property '%s' (want gic-version=2|3, its=on|off)",
+				tok);
+	}
+	return 0;
+}
+
+static int parse_args(struct vmm_opts *o, int argc, char **argv)
+{
+	o->smp = 1;
+	o->ram_size = BOARD_RAM_DEFAULT;
+	o->gic_version = 2;
+	o->its = true;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		/* Accept --opt for -opt, as QEMU does. */
+		if (a[0] == '-' && a[1] == '-' && a[2] && strcmp(a, "--stats") &&
+		    strcmp(a, "--trace") && strcmp(a, "--timeout") && strcmp(a, "--help") &&
+		    strcmp(a, "--device-socket"))
+			a++;
+#define NEED_ARG                                                              \
+	do {                                                                  \
+		if (!v)                                                       \
+			return usage_error("option %s needs an argument", a); \
+		i++;                                                          \
+	} while (0)
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage_text, stdout);
+			exit(0);
+		} else if (!strcmp(a, "-kernel")) {
+			NEED_ARG;
+			o->kernel = v;
+		} else if (!strcmp(a, "-initrd")) {
+			NEED_ARG;
+			o->initrd = v;
+		} else if (!strcmp(a, "-append")) {
+			NEED_ARG;
+			o->append = v;
+		} else if (!strcmp(a, "-smp")) {
+			NEED_ARG;
+			char *end;
+			unsigned long n = strtoul(v, &end, 10);
+			if (*end || n < 1 || n > BOARD_MAX_CPUS)
+				return usage_error("-smp wants 1..%d, not '%s'", BOARD_MAX_CPUS, v);
+			o->smp = (unsigned)n;
+		} else if (!strcmp(a, "-m")) {
+			NEED_ARG;
+			if (!parse_size(v, &o->ram_size) || o->ram_size < (16ull << 20) ||
+			    o->ram_size > (16ull << 30) || (o->ram_size & ((2ull << 20) - 1)))
+				return usage_error(
+					"-m wants a size from 16M to 16G in 2M steps, not '%s'", v);
+		} else if (!strcmp(a, "-machine") || !strcmp(a, "-M")) {
+			NEED_ARG;
+			int err = parse_machine(o, v);
+			if (err)
+				return err;
+		} else if (!strcmp(a, "--stats")) {
+			o->stats = true;
+		} else if (!strcmp(a, "--trace")) {
+			NEED_ARG;
+			o->trace_path = v;
+		} else if (!strcmp(a, "--device-socket")) {
+			NEED_ARG;
+			o->device_socket = v;
+		} else if (!strcmp(a, "--timeout")) {
+			NEED_ARG;
+			char *end;
+			o->timeout_s = strtod(v, &end);
+			if (*end || o->timeout_s <= 0)
+				return usage_error(
+					"--timeout wants a positive number of seconds, not '%s'",
+					v);
+		} else if (a[0] == '-') {
+			return usage_error("unknown option '%s'", a);
+		} else if (!o->kernel) {
+			o->kernel = a;
+		} else {
+			return usage_error("more than one kernel given ('%s' and '%s')", o->kernel,
+					   a);
+		}
+#undef NEED_ARG
+	}
+	return 0;
+}
+
+/* The demo guest is built next to the binary: build/release/ivy -> build/guests/demo.bin. */
+static const char *demo_path(void)
+{
+	static char path[PATH_MAX];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	snprintf(path, sizeof(path), "%s/../guests/demo.bin", dirname(exe));
+	return access(path, R_OK) ? NULL : path;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The board.                                                                           */
+
+static int board_create(struct vmm *vmm)
+{
+	static struct ivy_vm_hooks hooks = {
+		.log = hook_log,
+		.trace = hook_trace,
+		.kick = hook_kick,
+		.vcpu_block = hook_vcpu_block,
+	};
+	struct ivy_vm_config cfg = { .name = "ivy-run",
+				     .nr_vcpus = vmm->opts.smp,
+				     .hooks = &hooks };
+	int err;
+
+	hooks.opaque = vmm;
+	vmm->nr_cpus = vmm->opts.smp;
+	vmm->ram_size = vmm->opts.ram_size;
+	vmm->irq_counts = calloc(vmm->nr_cpus, sizeof(*vmm->irq_counts));
+	if (!vmm->irq_counts)
+		return -ENOMEM;
+	err = ivy_vm_create(&cfg, &vmm->vm);
+	if (err)
+		return err;
+	vmm->ram = mmap(NULL, vmm->ram_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vmm->ram == MAP_FAILED)
+		return -ENOMEM;
+	err = ivy_vm_add_ram(vmm->vm, BOARD_RAM_BASE, vmm->ram_size, vmm->ram);
+	if (err)
+		return err;
+	err = ivy_ioreq_init(vmm->vm);
+	if (err)
+		return err;
+	err = gic_create(vmm);
+	if (err)
+		return err;
+	err = pl011_create(vmm);
+	if (!err)
+		err = testdev_create(vmm);
+	if (err)
+		return err;
+	if (vmm->opts.stats || vmm->opts.trace_path)
+		ivy_vm_set_trace(vmm->vm, true);
+	if (vmm->opts.device_socket) {
+		err = ivy_ioreq_server_start(vmm->vm, vmm->opts.device_socket);
+		if (err) {
+			fprintf(stderr, "ivy: cannot serve device clients on '%s': %s\n",
+				vmm->opts.device_socket, ivy_strerror(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int run(struct vmm *vmm)
+{
+	int err;
+
+	vmm->boot_ns = vmm_now_ns();
+	err = loader_load(vmm);
+	if (err)
+		return VMM_EXIT_USAGE;
+	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
+		err = cpu_create(vmm, i);
+		if (err) {
+			fprintf(stderr, "ivy: cannot create vCPU %u: %s\n", i, strerror(-err));
+			return VMM_EXIT_VMM_ERROR;
+		}
+	}
+	err = gic_init(vmm);
+	if (err) {
+		fprintf(stderr, "ivy: cannot initialise the GIC: %s\n", ivy_strerror(err));
+		return VMM_EXIT_VMM_ERROR;
+	}
+	err = cpu_start_threads(vmm);
+	if (err) {
+		vmm_request_exit(vmm, VMM_EXIT_VMM_ERROR, "cannot start vCPU threads");
+	} else {
+		pthread_mutex_lock(&vmm->exit_lock);
+		if (vmm->opts.timeout_s > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			uint64_t ns = (uint64_t)(vmm->opts.timeout_s * 1e9);
+			ts.tv_sec += (time_t)(ns / 1000000000ull);
+			ts.tv_nsec += (long)(ns % 1000000000ull);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			while (!vmm_exiting(vmm)) {
+				if (pthread_cond_timedwait(&vmm->exit_cond, &vmm->exit_lock, &ts) ==
+				    ETIMEDOUT)
+					break;
+			}
+		} else {
+			while (!vmm_exiting(vmm))
+				pthread_cond_wait(&vmm->exit_cond, &vmm->exit_lock);
+		}
+		pthread_mutex_unlock(&vmm->exit_lock);
+		if (!vmm_exiting(vmm))
+			vmm_request_exit(vmm, VMM_EXIT_TIMEOUT,
+					 "guest still running after --timeout %gs",
+					 vmm->opts.timeout_s);
+	}
+	cpu_join_threads(vmm);
+	fflush(stdout);
+	return atomic_load(&vmm->exit_status);
+}
+
+int main(int argc, char **argv)
+{
+	struct vmm *vmm = &the_vmm;
+	char ver[64];
+	int status, err;
+
+	if (argc < 2 ||
+	    (strcmp(argv[1], "run") && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
+		fputs(usage_text, stderr);
+		return VMM_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "run"))
+		argc++, argv--; /* `ivy --help` */
+	status = parse_args(&vmm->opts, argc - 2, argv + 2);
+	if (status)
+		return status;
+	if (uci_check_version(ver, sizeof(ver))) {
+		fprintf(stderr, "ivy: this VMM needs Unicorn %d.%d, found %s\n", UCI_VERSION_MAJOR,
+			UCI_VERSION_MINOR, ver);
+		return VMM_EXIT_VMM_ERROR;
+	}
+	if (!vmm->opts.kernel) {
+		vmm->opts.kernel = demo_path();
+		vmm->opts.demo = true;
+		if (!vmm->opts.kernel)
+			return usage_error(
+				"no KERNEL given and the demo guest (build/guests/demo.bin) "
+				"is not built: run `make run`");
+	}
+	pthread_mutex_init(&vmm->token.lock, NULL);
+	pthread_cond_init(&vmm->token.cond, NULL);
+	pthread_mutex_init(&vmm->psci_lock, NULL);
+	pthread_mutex_init(&vmm->exit_lock, NULL);
+	pthread_cond_init(&vmm->exit_cond, NULL);
+	pthread_mutex_init(&vmm->trace_lock, NULL);
+
+	err = board_create(vmm);
+	if (err) {
+		fprintf(stderr, "ivy: cannot build the board: %s\n", ivy_strerror(err));
+		return VMM_EXIT_VMM_ERROR;
+	}
+	status = run(vmm);
+	if (status != 0 || getenv("IVY_VERBOSE"))
+		fprintf(stderr, "ivy: %s (exit status %d)\n", vmm->exit_why, status);
+	if (vmm->opts.stats)
+		stats_print(vmm, stdout);
+	if (vmm->opts.trace_path) {
+		err = trace_write(vmm, vmm->opts.trace_path);
+		if (err)
+			fprintf(stderr, "ivy: cannot write trace '%s': %s\n", vmm->opts.trace_path,
+				strerror(-err));
+	}
+	fflush(stdout);
+	if (vmm->opts.device_socket)
+		ivy_ioreq_server_stop(vmm->vm);
+	/* vCPU engines and the VM go with the process; the stdin reader may still be blocked. */
+	for (unsigned i = 0; i < vmm->nr_cpus; i++)
+		cpu_destroy(&vmm->cpus[i]);
+	ivy_vm_close(vmm->vm);
+	_exit(status & 0xff);
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unicorn internals (see uc_internal.h). Nothing else in the VMM may use the
+ * declarations below.
+ *
+ * How the CPU object is found. A Unicorn engine (struct uc_struct) holds a
+ * pointer to its QEMU CPUState; the CPUState holds `env_ptr`, a pointer to the
+ * CPUARMState embedded further down the same ARMCPU object, whose X registers
+ * start after the 16 AArch32 registers. We write two unlikely values into X0
+ * and X1 through the public API and accept the first pointer in the engine
+ * whose pointee has such an env_ptr. Candidate memory is read with
+ * process_vm_readv so that a stray pointer cannot fault.
+ */
+#include "uc_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* CPU_INTERRUPT_HARD / CPU_INTERRUPT_FIQ from QEMU's cpu-all.h and target/arm/cpu.h. */
+#define UCI_INTERRUPT_HARD 0x0002
+#define UCI_INTERRUPT_FIQ  0x0010
+
+/* Undeclared exports of libunicorn 2.0.1. */
+typedef void (*uci_interrupt_fn)(void *cs, int mask);
+extern uci_interrupt_fn cpu_interrupt_handler;
+extern void cpu_reset_interrupt(void *cs, int mask);
+extern void cpu_exit(void *cs);
+extern void arm_cpu_do_interrupt_aarch64(void *cs);
+extern void arm_rebuild_hflags_aarch64(void *env);
+extern void tlb_flush_aarch64(void *cs);
+
+/* How far to look: the engine's first words, and an ARMCPU's extent. */
+#define UCI_ENGINE_WORDS 1024
+#define UCI_CPU_SPAN	 0x40000
+#define UCI_XREGS_OFF	 64 /* uint32_t regs[16] precede xregs[] */
+
+static const uint64_t uci_marker[2] = { 0x6976792d75632d30ull, 0x9e3779b97f4a7c15ull };
+
+static bool uci_peek(const void *addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)addr, .iov_len = len };
+
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)len;
+}
+
+int uci_check_version(char *buf, unsigned len)
+{
+	unsigned major = 0, minor = 0;
+	unsigned v = uc_version(&major, &minor);
+	unsigned patch = (v >> 8) & 0xff;
+
+	snprintf(buf, len, "Unicorn %u.%u.%u", major, minor, patch);
+	if (major != UCI_VERSION_MAJOR || minor != UCI_VERSION_MINOR)
+		return -ENOTSUP;
+	return 0;
+}
+
+static bool uci_is_cpu(uintptr_t cand, uintptr_t *env_out)
+{
+	uint64_t words[512];
+
+	/* env_ptr lives in the CPUState header; scan its first 4 KiB. */
+	if (!uci_peek((void *)cand, words, sizeof(words)))
+		return false;
+	for (unsigned i = 0; i < 512; i++) {
+		uintptr_t env = words[i];
+		uint64_t x[2];
+
+		if (env <= cand || env >= cand + UCI_CPU_SPAN)
+			continue;
+		if (!uci_peek((void *)(env + UCI_XREGS_OFF), x, sizeof(x)))
+			continue;
+		if (x[0] == uci_marker[0] && x[1] == uci_marker[1]) {
+			*env_out = env;
+			return true;
+		}
+	}
+	return false;
+}
+
+int uci_attach(struct uci_cpu *cpu, uc_engine *uc)
+{
+	uint64_t words[UCI_ENGINE_WORDS];
+
+	memset(cpu, 0, sizeof(*cpu));
+	if (uc_reg_write(uc, UC_ARM64_REG_X0, &uci_marker[0]) != UC_ERR_OK ||
+	    uc_reg_write(uc, UC_ARM64_REG_X1, &uci_marker[1]) != UC_ERR_OK)
+		return -ENOENT;
+	if (!uci_peek(uc, words, sizeof(words)))
+		return -ENOENT;
+	for (unsigned i = 0; i < UCI_ENGINE_WORDS; i++) {
+		uintptr_t env;
+
+		if (words[i] < 0x10000 || (words[i] & 7))
+			continue;
+		if (uci_is_cpu(words[i], &env)) {
+			cpu->uc = uc;
+			cpu->cs = (void *)(uintptr_t)words[i];
+			cpu->env = (void *)env;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/*
+ * Raising a line only sets interrupt_request: a running engine checks it when it
+ * leaves its chain of translated blocks. cpu_exit() makes it leave at the next
+ * block boundary, where it takes the interrupt and carries on executing.
+ */
+void uci_set_lines(struct uci_cpu *cpu, bool irq, bool fiq)
+{
+	bool raise = (irq && !cpu->irq) || (fiq && !cpu->fiq);
+
+	if (irq != cpu->irq) {
+		if (irq)
+			cpu_interrupt_handler(cpu->cs, UCI_INTERRUPT_HARD);
+		else
+			cpu_reset_interrupt(cpu->cs, UCI_INTERRUPT_HARD);
+		cpu->irq = irq;
+	}
+	if (fiq != cpu->fiq) {
+		if (fiq)
+			cpu_interrupt_handler(cpu->cs, UCI_INTERRUPT_FIQ);
+		else
+			cpu_reset_interrupt(cpu->cs, UCI_INTERRUPT_FIQ);
+		cpu->fiq = fiq;
+	}
+	if (raise)
+		cpu_exit(cpu->cs);
+}
+
+void uci_take_exception(struct uci_cpu *cpu)
+{
+	arm_cpu_do_interrupt_aarch64(cpu->cs);
+}
+
+void uci_rebuild_flags(struct uci_cpu *cpu)
+{
+	arm_rebuild_hflags_aarch64(cpu->env);
+}
+
+void uci_flush_tlb(struct uci_cpu *cpu)
+{
+	tlb_flush_aarch64(cpu->cs);
+}

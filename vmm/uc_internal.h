@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The only place that reaches into Unicorn's internals. Debian's Unicorn 2.0.1
+ * exports, without declaring them, the engine's own functions for raising and
+ * lowering a CPU's interrupt lines, for taking an exception into the guest and
+ * for rebuilding the translation flags it caches from PSTATE and the EL2/EL3
+ * controls. Reaching them needs the engine's CPU object, which is found once per
+ * engine by a probe that checks what it finds (see uc_internal.c). Any other
+ * Unicorn version is refused at start-up.
+ */
+#ifndef IVY_VMM_UC_INTERNAL_H
+#define IVY_VMM_UC_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <unicorn/unicorn.h>
+
+/* The engine version these functions were written against (uc_version()'s encoding). */
+#define UCI_VERSION_MAJOR 2
+#define UCI_VERSION_MINOR 0
+
+/* QEMU's exception numbers as the INTR hook reports them (target/arm/cpu.h). */
+enum uci_excp {
+	UCI_EXCP_UDEF = 1,
+	UCI_EXCP_SWI = 2,
+	UCI_EXCP_PREFETCH_ABORT = 3,
+	UCI_EXCP_DATA_ABORT = 4,
+	UCI_EXCP_IRQ = 5,
+	UCI_EXCP_FIQ = 6,
+	UCI_EXCP_BKPT = 7,
+	UCI_EXCP_HVC = 11,
+	UCI_EXCP_HYP_TRAP = 12,
+	UCI_EXCP_SMC = 13,
+};
+
+/* Handles on one engine's internals; filled by uci_attach(). */
+struct uci_cpu {
+	uc_engine *uc;
+	void *cs;  /* QEMU CPUState */
+	void *env; /* CPUARMState */
+	bool irq, fiq;
+};
+
+/*
+ * Checks that the loaded libunicorn is the version this file knows. Returns 0,
+ * or -ENOTSUP with a description of what was found in buf.
+ */
+int uci_check_version(char *buf, unsigned len);
+
+/*
+ * Finds the CPU objects of a freshly opened AArch64 engine. Clobbers X0 and X1
+ * (it writes marker values and looks for them). Returns 0 or -ENOENT.
+ */
+int uci_attach(struct uci_cpu *cpu, uc_engine *uc);
+
+/*
+ * Sets the CPU's IRQ and FIQ input lines. The engine takes the interrupt at its
+ * next translation-block boundary when PSTATE allows it, and a WFI with a line
+ * up does not sleep. Must be called on the thread that runs the engine.
+ */
+void uci_set_lines(struct uci_cpu *cpu, bool irq, bool fiq);
+
+/*
+ * From the INTR hook: lets the engine take the pending synchronous exception
+ * (an SVC, an abort, an undefined instruction) into the guest as the hardware
+ * would, instead of the hook swallowing it.
+ */
+void uci_take_exception(struct uci_cpu *cpu);
+
+/* Drops the engine's cached address translations (a TLBI seen on another engine). */
+void uci_flush_tlb(struct uci_cpu *cpu);
+
+/* Rebuilds the cached translation flags after PSTATE or EL2/EL3 controls changed. */
+void uci_rebuild_flags(struct uci_cpu *cpu);
+
+#endif
