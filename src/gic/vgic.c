@@ -11,8 +11,15 @@
  *       dist->config_lock              GIC initialisation and configuration
  *         vgic_cpu->ap_list_lock       one vCPU's ap_list
  *           vgic_irq->lock             one interrupt's state
+ *       its->cmd_lock                  an ITS's commands (its_priv.h); the redistributor
+ *                                      ops (vgic_its.c) take the locks below and the
+ *                                      ap_list and IRQ locks under it, never config locks
  *   dist->lpi_lock                     the LPI table: a leaf (nothing is taken under it)
  *   vgic_cpu->rd_lock                  a redistributor's LPI registers: a leaf
+ *
+ * An ITS's MSIs run in read-side sections (its.c) and take IRQ and ap_list
+ * locks; its_synchronize() waits for them, so it is called with no vGIC lock
+ * held (after GICR_CTLR.EnableLPIs is cleared).
  *   dist->resample_lock (rwlock)       never taken with another vGIC lock held; the
  *                                      resample hooks run under its read side and may
  *                                      inject (taking the locks above), never add/del
