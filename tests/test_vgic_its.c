@@ -293,6 +293,17 @@ static void test_enable_lpis_clear_drops(void **state)
 	assert_int_equal(ack(&t, 1), 1023);
 	/* The other redistributor is not affected. */
 	assert_int_equal(ack(&t, 0), 8193);
+	/*
+	 * Cleared by another vCPU while the LPI sits in vCPU 1's list registers,
+	 * not yet acknowledged: dropped from there too when vCPU 1 exits.
+	 */
+	test_mmio_write(cpu(&t, 1), RD(1) + GICR_CTLR, 4, 1);
+	assert_int_equal(msi(&t, 1, 0), 1);
+	ivy_vcpu_sync(cpu(&t, 1));
+	assert_int_equal(ivy_vcpu_flush(cpu(&t, 1)), 0);
+	assert_int_equal(ivy_vcpu_irq_lines(cpu(&t, 1)), IVY_IRQ_LINE_IRQ);
+	test_mmio_write(cpu(&t, 0), RD(1) + GICR_CTLR, 4, 0);
+	assert_int_equal(ack(&t, 1), 1023);
 	/* Set again: the (zero) pending table is read; new MSIs are delivered. */
 	test_mmio_write(cpu(&t, 1), RD(1) + GICR_CTLR, 4, 1);
 	assert_int_equal(ack(&t, 1), 1023);

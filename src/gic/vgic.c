@@ -577,8 +577,13 @@ static bool vgic_fold_lr(struct vgic_cpu *vc, const struct vgic_lr *lr)
 			irq->active = false;
 	}
 	if (irq->config == VGIC_CONFIG_EDGE) {
-		/* Not acknowledged yet: pending again (merging with any new edge). */
-		if (lr->state & VGIC_LR_PENDING) {
+		/*
+		 * Not acknowledged yet: pending again (merging with any new edge),
+		 * unless it is an LPI whose redistributor had EnableLPIs cleared
+		 * meanwhile, which drops it (GIC-CHOICES.md) from the LRs too.
+		 */
+		if ((lr->state & VGIC_LR_PENDING) && !(irq->intid >= VGIC_MIN_LPI && irq->target &&
+						       !atomic_load(&irq->target->lpis_enabled))) {
 			irq->pending_latch = true;
 			if (dist->model->sgi_sources && irq->intid < VGIC_NR_SGIS)
 				irq->source |= (uint8_t)(1u << lr->source);
