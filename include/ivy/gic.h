@@ -145,6 +145,21 @@ IVY_MUST_CHECK int ivy_irq_line(struct ivy_vm *vm, uint32_t intid, uint32_t vcpu
 				bool level);
 
 /*
+ * An MSI from device `deviceid`: a write of `eventid` to `doorbell`, as KVM_SIGNAL_MSI
+ * with a device ID. On a GICv3 the doorbell is an ITS's GITS_TRANSLATER (its base
+ * + IVY_ITS_TRANSLATER_OFFSET): the ITS translates (deviceid, eventid) and makes the
+ * LPI pending on its redistributor. On a GICv2 with the v2m frame it is SETSPI_NS
+ * and eventid the SPI (deviceid unused). Safe from any thread.
+ * Returns 1 if the interrupt was made pending, 0 if the guest's configuration
+ * blocked it (ITS disabled, no mapping, collection not mapped, EnableLPIs clear on
+ * the target redistributor, an SPI outside the v2m range), or an error: -ENODEV
+ * (no GIC, no ITS or v2m frame with that doorbell, or an ITS without a GICv3),
+ * -EINVAL (NULL vm, or a GICv2 doorbell that is not SETSPI_NS).
+ */
+IVY_MUST_CHECK int ivy_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t eventid,
+				  uint32_t deviceid);
+
+/*
  * Before entering the guest: fills the vCPU's list registers from its pending
  * and active interrupts, highest priority first. The first call on any vCPU
  * initialises the GIC if needed and maps its frames on the MMIO bus.

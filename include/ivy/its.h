@@ -5,7 +5,10 @@
  * Create one or more per VM with ivy_device_create(vm, IVY_DEV_TYPE_ARM_VGIC_ITS,
  * &dev) and configure it with the attribute groups below, which keep KVM's
  * numbers, value sizes and errors (Documentation/virt/kvm/devices/arm-vgic-its.rst).
- * Every attribute value is a uint64_t.
+ * Every attribute value is a uint64_t. An ITS delivers through the VM's GICv3,
+ * created before or after it: creating one on a VM with a GICv2 fails with
+ * -ENODEV, and one without a GICv3 answers MSIs with -ENODEV. MSIs arrive
+ * through ivy_signal_msi() (<ivy/gic.h>) or MSI irqfds.
  *
  * IVY_ITS_GRP_ADDR / IVY_ITS_ADDR_TYPE: the guest-physical base of the ITS's
  *   128 KiB register frame (control page, then the translation page holding
@@ -29,7 +32,9 @@
  *   GITS_CWRITER values outside the queue are refused with -EINVAL;
  *   read-only registers accept only their current value. Restore order:
  *   GITS_CBASER, the other registers except GITS_CTLR, RESTORE_TABLES,
- *   then GITS_CTLR.
+ *   then GITS_CTLR; the GICv3 initialised (CTRL_INIT) before RESTORE_TABLES
+ *   (collections name its redistributors), and GICR_CTLR.EnableLPIs restored
+ *   after it (setting it reads the pending tables for the restored LPIs).
  */
 #ifndef IVY_ITS_H
 #define IVY_ITS_H

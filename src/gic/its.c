@@ -742,6 +742,7 @@ static void its_reset_locked(struct vgic_its *its)
 static int its_dev_create(struct ivy_device *dev)
 {
 	struct vgic_its *its = calloc(1, sizeof(*its));
+	int ret;
 
 	if (!its)
 		return -ENOMEM;
@@ -756,7 +757,15 @@ static int its_dev_create(struct ivy_device *dev)
 	its->baser[ITS_TABLE_DEVICE] = its_baser_reset(ITS_TABLE_DEVICE);
 	its->baser[ITS_TABLE_COLLECTION] = its_baser_reset(ITS_TABLE_COLLECTION);
 	dev->priv = its;
-	return 0;
+	/* The redistributors: the VM's GICv3 now, or when one is created. */
+	ret = vgic_its_attach(dev);
+	if (ret) {
+		its_table_free(its);
+		pthread_mutex_destroy(&its->cmd_lock);
+		free(its);
+		dev->priv = NULL;
+	}
+	return ret;
 }
 
 static void its_dev_destroy(struct ivy_device *dev)

@@ -70,7 +70,9 @@ struct its_redist_ops {
 	void (*lpi_clear_pending)(void *ctx, uint32_t intid);
 	/*
 	 * The ITS has retargeted LPI `intid` to redistributor `rd` (MOVI, MOVALL,
-	 * MAPC to a new RDbase). If it is pending on another redistributor, its
+	 * MAPC to a new RDbase), or has just mapped it (MAPTI, MAPI, RESTORE_TABLES)
+	 * in a collection mapped to `rd`, so the redistributor side knows where the
+	 * LPI belongs (for its pending table) before any MSI. If it is pending on another redistributor, its
 	 * pending state moves to `rd` (and is dropped if `rd` has EnableLPIs
 	 * clear); if it is pending on `rd` already or not pending, nothing changes.
 	 * An active LPI stays active where it is.
@@ -110,6 +112,14 @@ int its_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t eventid, uint3
  * would never finish its read-side section).
  */
 void its_synchronize(void);
+
+/*
+ * Provided by the GICv3 side (vgic_its.c): connects a new ITS device to the
+ * VM's GICv3, if it has one, with its_set_redist_ops(). The ITS's create calls
+ * it with vm->config_lock held. Errors: -ENODEV (the VM's GIC is not a GICv3:
+ * there is no ITS without one), -ENOMEM.
+ */
+int vgic_its_attach(struct ivy_device *its_dev);
 
 /* The device type "ITS", listed in builtin_types[] (src/core/device.c). */
 extern const struct device_type its_device_type;

@@ -286,16 +286,20 @@ int its_map_event_locked(struct vgic_its *its, struct its_device *dev, uint32_t 
 			 uint32_t eventid, uint32_t intid, uint32_t icid)
 {
 	const struct its_redist *rd = its_redist_locked(its);
+	uint32_t target = its_coll_target_locked(its, icid);
 	int ret = rd->ops->lpi_get(rd->ctx, intid);
 
 	if (ret)
 		return ret < 0 ? ret : -EIO;
-	ret = its_xlate_insert_locked(its, xlate_key(devid, eventid), intid,
-				      its_coll_target_locked(its, icid), (uint16_t)icid);
+	ret = its_xlate_insert_locked(its, xlate_key(devid, eventid), intid, target,
+				      (uint16_t)icid);
 	if (ret) {
 		rd->ops->lpi_put(rd->ctx, intid);
 		return ret;
 	}
+	/* Tell the redistributors where the LPI lives (its pending table is there). */
+	if (target != ITS_NO_TARGET)
+		rd->ops->lpi_move(rd->ctx, intid, target);
 	dev->nr_ites++;
 	return 0;
 }

@@ -11,8 +11,15 @@
  *       dist->config_lock              GIC initialisation and configuration
  *         vgic_cpu->ap_list_lock       one vCPU's ap_list
  *           vgic_irq->lock             one interrupt's state
+ *       its->cmd_lock                  an ITS's commands (its_priv.h); the redistributor
+ *                                      ops (vgic_its.c) take the locks below and the
+ *                                      ap_list and IRQ locks under it, never config locks
  *   dist->lpi_lock                     the LPI table: a leaf (nothing is taken under it)
  *   vgic_cpu->rd_lock                  a redistributor's LPI registers: a leaf
+ *
+ * An ITS's MSIs run in read-side sections (its.c) and take IRQ and ap_list
+ * locks; its_synchronize() waits for them, so it is called with no vGIC lock
+ * held (after GICR_CTLR.EnableLPIs is cleared).
  *   dist->resample_lock (rwlock)       never taken with another vGIC lock held; the
  *                                      resample hooks run under its read side and may
  *                                      inject (taking the locks above), never add/del
@@ -579,8 +586,13 @@ static bool vgic_fold_lr(struct vgic_cpu *vc, const struct vgic_lr *lr)
 			irq->active = false;
 	}
 	if (irq->config == VGIC_CONFIG_EDGE) {
-		/* Not acknowledged yet: pending again (merging with any new edge). */
-		if (lr->state & VGIC_LR_PENDING) {
+		/*
+		 * Not acknowledged yet: pending again (merging with any new edge),
+		 * unless it is an LPI whose redistributor had EnableLPIs cleared
+		 * meanwhile, which drops it (GIC-CHOICES.md) from the LRs too.
+		 */
+		if ((lr->state & VGIC_LR_PENDING) && !(irq->intid >= VGIC_MIN_LPI && irq->target &&
+						       !atomic_load(&irq->target->lpis_enabled))) {
 			irq->pending_latch = true;
 			if (dist->model->sgi_sources && irq->intid < VGIC_NR_SGIS)
 				irq->source |= (uint8_t)(1u << lr->source);

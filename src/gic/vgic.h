@@ -56,6 +56,7 @@ struct vgic_irq {
 	uint8_t active_source; /* GICv2 SGIs: the source CPU of the active instance */
 	uint64_t mpidr;	       /* GICv3 GICD_IROUTER (issue 5) */
 	atomic_uint refcount;  /* LPIs only (issue 5); 0 for the static IRQs */
+	uint32_t mappings;     /* LPIs: ITS mappings (ITEs) naming it (vgic_its.c) */
 };
 
 /* A list register, model-neutral (GICv2's GICH_LR and GICv3's ICH_LR encode it). */
@@ -135,7 +136,13 @@ struct vgic_cpu {
 
 	/* GICv3 redistributor (RD frame). Protects: rd_lock. */
 	pthread_mutex_t rd_lock;
-	bool lpis_enabled;  /* GICR_CTLR.EnableLPIs */
+	/*
+	 * GICR_CTLR.EnableLPIs. Written under rd_lock; also read under an LPI's
+	 * lock without rd_lock, so that making an LPI pending and dropping the
+	 * pending LPIs of a redistributor whose EnableLPIs was cleared are
+	 * ordered by the LPI's lock (vgic_lpi.c).
+	 */
+	atomic_bool lpis_enabled;
 	bool pendbaser_ptz; /* PENDBASER was last written with PTZ: the pending table is zero */
 	uint64_t propbaser, pendbaser;
 	/* True between flush and sync; other threads read it to refuse save/restore. */
@@ -219,7 +226,7 @@ struct vgic_dist {
 	/* GICv3 redistributor regions: one legacy REDIST (count 0) or REDIST_REGIONs. */
 	struct vgic_rdreg rdregs[VGIC_MAX_RDREGS];
 	uint32_t nr_rdregs;
-	bool has_its; /* GICv3: an ITS exists (GICD_TYPER.IDbits) */
+	atomic_bool has_its; /* GICv3: an ITS was attached (GICD_TYPER.IDbits); never cleared */
 
 	atomic_uint ctlr; /* GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1) */
 
@@ -389,6 +396,14 @@ int vgic_lpi_create(struct vgic_dist *dist, uint32_t intid, struct vgic_cpu *tar
 		    struct vgic_irq **out);
 void vgic_lpi_release(struct vgic_dist *dist, struct vgic_irq *irq);
 int vgic_lpi_inject(struct vgic_dist *dist, struct vgic_irq *irq);
+/* Same, first retargeting the LPI to vc (the redistributor an ITS translation names). */
+int vgic_lpi_inject_to(struct vgic_dist *dist, struct vgic_irq *irq, struct vgic_cpu *vc);
+/*
+ * The LPI for intid without taking a reference, for a caller that holds one by
+ * contract for as long as it uses the pointer (an ITS mapping, see vgic_its.c);
+ * NULL if there is none.
+ */
+struct vgic_irq *vgic_lpi_peek(struct vgic_dist *dist, uint32_t intid);
 void vgic_lpi_move(struct vgic_dist *dist, struct vgic_irq *irq, struct vgic_cpu *target);
 struct vgic_irq *vgic_lpi_get(struct vgic_dist *dist, uint32_t intid);
 void vgic_lpi_put(struct vgic_dist *dist, struct vgic_irq *irq);
@@ -399,6 +414,15 @@ void vgic_lpi_enable_changed(struct vgic_dist *dist, struct vgic_cpu *vc, bool e
 void vgic_lpi_free_all(struct vgic_dist *dist);
 /* SAVE_PENDING_TABLES: every LPI's pending bit into its redistributor's table. */
 int vgic_lpi_save_pending(struct vgic_dist *dist);
+
+/*
+ * The ITS connection (vgic_its.c). vgic_its_attach_all() installs the
+ * redistributor ops on every ITS of the VM when a GICv3 is created;
+ * vgic_its_detach_all() takes them back before it is destroyed. Both need
+ * vm->config_lock.
+ */
+int vgic_its_attach_all(struct vgic_dist *dist);
+void vgic_its_detach_all(struct vgic_dist *dist);
 
 /* GICv2m (vgic_v2m.c): 1 delivered, 0 outside the frame's range. */
 int vgic_v2m_setspi(struct vgic_dist *dist, uint32_t intid);

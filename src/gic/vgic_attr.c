@@ -18,6 +18,7 @@
  *  - NR_IRQS: -EINVAL out of 64..1024 or not a multiple of 32, -EBUSY if set
  *    already or after initialisation.
  */
+#include "gic/its.h"
 #include "gic/vgic.h"
 
 #include <errno.h>
@@ -225,18 +226,26 @@ static int vgic_ops_set_spi(struct ivy_vm *vm, uint32_t intid, bool level)
 	return ret ? ret : vgic_inject(dist, NULL, intid, level);
 }
 
+/*
+ * An MSI: a write of `data` to `doorbell` by device `devid`. The GICv2m frame
+ * takes its SETSPI_NS doorbell (it does not identify devices); on a GICv3 any
+ * other doorbell is an ITS's GITS_TRANSLATER, `data` the EventID (-ENODEV if
+ * no ITS of the VM has that doorbell).
+ */
 static int vgic_ops_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t data, uint32_t devid)
 {
 	struct vgic_dist *dist = vm->vgic;
 	int ret;
 
-	(void)devid; /* GICv2m does not identify devices */
-	if (!dist || dist->v2m_base == VGIC_ADDR_UNDEF)
+	if (!dist)
 		return -ENODEV;
-	if (doorbell != dist->v2m_base + GICV2M_SETSPI_NS)
-		return -EINVAL;
-	ret = vgic_lazy_init(dist);
-	return ret ? ret : vgic_v2m_setspi(dist, data & 0x3ff);
+	if (dist->v2m_base != VGIC_ADDR_UNDEF && doorbell == dist->v2m_base + GICV2M_SETSPI_NS) {
+		ret = vgic_lazy_init(dist);
+		return ret ? ret : vgic_v2m_setspi(dist, data & 0x3ff);
+	}
+	if (dist->model->type == IVY_DEV_TYPE_ARM_VGIC_V3)
+		return its_signal_msi(vm, doorbell, data, devid);
+	return dist->v2m_base == VGIC_ADDR_UNDEF ? -ENODEV : -EINVAL;
 }
 
 static int vgic_ops_add_resample(struct ivy_vm *vm, uint32_t intid, void (*fn)(void *opaque),
@@ -313,6 +322,16 @@ static int vgic_create(struct ivy_device *dev, const struct vgic_model *model)
 		return -ENOMEM;
 	dev->priv = dist;
 	vm->vgic = dist;
+	/* The ITSes created before the GICv3 get their redistributors now. */
+	if (model->type == IVY_DEV_TYPE_ARM_VGIC_V3) {
+		int ret = vgic_its_attach_all(dist);
+
+		if (ret) {
+			vm->vgic = NULL;
+			vgic_dist_free(dist);
+			return ret;
+		}
+	}
 	atomic_store_explicit(&vm->irq_ops, &vgic_irq_ops, memory_order_release);
 	return 0;
 }
@@ -332,6 +351,9 @@ static void vgic_destroy(struct ivy_device *dev)
 	struct vgic_dist *dist = dev->priv;
 
 	atomic_store_explicit(&dev->vm->irq_ops, NULL, memory_order_release);
+	/* The ITSes put their LPIs while the GIC is still here, then have no redistributors. */
+	if (dist->model->type == IVY_DEV_TYPE_ARM_VGIC_V3)
+		vgic_its_detach_all(dist);
 	dist->model->unmap(dist);
 	dev->vm->vgic = NULL;
 	vgic_dist_free(dist);

@@ -149,31 +149,60 @@ void vgic_lpi_release(struct vgic_dist *dist, struct vgic_irq *irq)
 	vgic_lpi_put(dist, irq);
 }
 
-/* GIC-CHOICES.md: an LPI whose target redistributor has LPIs disabled is dropped. */
+/*
+ * GIC-CHOICES.md: an LPI whose target redistributor has LPIs disabled is
+ * dropped. EnableLPIs is read under the LPI's lock: a redistributor clearing
+ * it (vgic_lpi_enable_changed) takes the same lock afterwards to drop what is
+ * pending, so an LPI is either made pending before that drop (and dropped) or
+ * sees EnableLPIs clear (and is not made pending).
+ */
+int vgic_lpi_inject_to(struct vgic_dist *dist, struct vgic_irq *irq, struct vgic_cpu *vc)
+{
+	pthread_mutex_lock(&irq->lock);
+	if (vc)
+		irq->target = vc;
+	vc = irq->target;
+	if (!vc || !atomic_load(&vc->lpis_enabled)) {
+		pthread_mutex_unlock(&irq->lock);
+		return 0;
+	}
+	vm_trace(dist->vm, IVY_TRACE_IRQ_INJECT, (int32_t)vc->index, irq->intid, 1);
+	irq->pending_latch = true;
+	vgic_queue_irq_unlock(dist, irq);
+	return 1;
+}
+
 int vgic_lpi_inject(struct vgic_dist *dist, struct vgic_irq *irq)
 {
-	struct vgic_cpu *vc;
-	bool enabled;
+	return vgic_lpi_inject_to(dist, irq, NULL);
+}
 
-	pthread_mutex_lock(&irq->lock);
-	vc = irq->target;
-	pthread_mutex_unlock(&irq->lock);
-	if (!vc)
-		return 0;
-	pthread_mutex_lock(&vc->rd_lock);
-	enabled = vc->lpis_enabled;
-	pthread_mutex_unlock(&vc->rd_lock);
-	if (!enabled)
-		return 0;
-	vgic_pulse(dist, irq);
-	return 1;
+struct vgic_irq *vgic_lpi_peek(struct vgic_dist *dist, uint32_t intid)
+{
+	/*
+	 * No lock: the caller's reference keeps the slot and the table from
+	 * changing, and the caller's own synchronisation with whoever took that
+	 * reference (for the ITS, publishing the translation with release
+	 * ordering after lpi_get) orders these loads after the stores that made
+	 * them.
+	 */
+	struct vgic_irq **lpis = dist->lpis;
+
+	if (!lpis || intid < VGIC_MIN_LPI || intid - VGIC_MIN_LPI >= NR_LPIS)
+		return NULL;
+	return lpis[intid - VGIC_MIN_LPI];
 }
 
 void vgic_lpi_move(struct vgic_dist *dist, struct vgic_irq *irq, struct vgic_cpu *target)
 {
-	/* The pending state moves with the LPI; an active one finishes where it is. */
+	/*
+	 * The pending state moves with the LPI (and is dropped if the new
+	 * redistributor has LPIs disabled); an active one finishes where it is.
+	 */
 	pthread_mutex_lock(&irq->lock);
 	irq->target = target;
+	if (target && !atomic_load(&target->lpis_enabled))
+		irq->pending_latch = false;
 	vgic_queue_irq_unlock(dist, irq);
 }
 

@@ -75,7 +75,7 @@ static int v3_dist_host_write_ctlr(const struct vgic_access *acc, uint32_t offse
 
 static uint64_t v3_dist_read_typer(const struct vgic_access *acc, uint32_t offset)
 {
-	uint32_t idbits = acc->dist->has_its ? 16 : 10;
+	uint32_t idbits = atomic_load(&acc->dist->has_its) ? 16 : 10;
 
 	(void)offset;
 	return (acc->dist->nr_irqs / 32 - 1) | GICD_TYPER_LPIS |

@@ -19,6 +19,7 @@
  *
  * The LPI tables these registers point at are read in vgic_lpi.c.
  */
+#include "gic/its.h"
 #include "gic/vgic.h"
 
 #include <errno.h>
@@ -60,13 +61,15 @@
 static uint64_t rd_read_ctlr(const struct vgic_access *acc, uint32_t offset)
 {
 	(void)offset;
-	return acc->vc->lpis_enabled ? GICR_CTLR_ENABLE_LPIS : 0;
+	return atomic_load(&acc->vc->lpis_enabled) ? GICR_CTLR_ENABLE_LPIS : 0;
 }
 
 /*
  * GIC-CHOICES.md: EnableLPIs can be set and cleared. Setting it reads the
  * pending table (unless PTZ); clearing it drops this redistributor's pending
- * LPIs from delivery.
+ * LPIs from delivery. After a clear, the ITSes' in-flight MSIs are waited out
+ * (a grace period, with no vGIC lock held) before the drop, so an MSI
+ * translated before the clear cannot make its LPI pending afterwards.
  */
 static void rd_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
@@ -76,13 +79,16 @@ static void rd_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64
 
 	(void)offset;
 	pthread_mutex_lock(&vc->rd_lock);
-	changed = vc->lpis_enabled != enable;
-	vc->lpis_enabled = enable;
+	changed = atomic_load(&vc->lpis_enabled) != enable;
+	atomic_store(&vc->lpis_enabled, enable);
 	pendbaser = vc->pendbaser;
 	ptz = vc->pendbaser_ptz;
 	pthread_mutex_unlock(&vc->rd_lock);
-	if (changed)
-		vgic_lpi_enable_changed(acc->dist, vc, enable, pendbaser, ptz);
+	if (!changed)
+		return;
+	if (!enable && atomic_load(&acc->dist->has_its))
+		its_synchronize();
+	vgic_lpi_enable_changed(acc->dist, vc, enable, pendbaser, ptz);
 }
 
 static int rd_host_write_ctlr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
@@ -148,7 +154,7 @@ static void rd_write_propbaser(const struct vgic_access *acc, uint32_t offset, u
 {
 	(void)offset;
 	pthread_mutex_lock(&acc->vc->rd_lock);
-	if (!acc->vc->lpis_enabled)
+	if (!atomic_load(&acc->vc->lpis_enabled))
 		acc->vc->propbaser = val & GICR_PROPBASER_MASK;
 	pthread_mutex_unlock(&acc->vc->rd_lock);
 }
@@ -168,7 +174,7 @@ static void rd_write_pendbaser(const struct vgic_access *acc, uint32_t offset, u
 {
 	(void)offset;
 	pthread_mutex_lock(&acc->vc->rd_lock);
-	if (!acc->vc->lpis_enabled) {
+	if (!atomic_load(&acc->vc->lpis_enabled)) {
 		acc->vc->pendbaser = val & GICR_PENDBASER_MASK;
 		acc->vc->pendbaser_ptz = (val >> 62) & 1;
 	}
