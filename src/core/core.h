@@ -130,6 +130,12 @@ struct vm_irq_ops {
 			     void *opaque);
 };
 
+/* Callers inside vm->irq_ops, counted per stripe so that threads rarely share a line. */
+#define VM_IRQ_STRIPES 16
+struct vm_irq_stripe {
+	_Alignas(64) atomic_uint inside;
+};
+
 struct ivy_vm {
 	atomic_uint refs; /* the creator's reference, the registry's, and ivy_vm_get()'s */
 	uint32_t id;
@@ -162,7 +168,23 @@ struct ivy_vm {
 	struct ioreq_vm *ioreq;
 	struct vgic_dist *vgic;
 	_Atomic(const struct vm_irq_ops *) irq_ops;
+	struct vm_irq_stripe irq_users[VM_IRQ_STRIPES];
 };
+
+/*
+ * Every call into vm->irq_ops is bracketed by these, so that the interrupt
+ * controller can be destroyed while irqfd threads or API callers are injecting:
+ * vm_irq_enter() returns the ops (NULL if there is no controller) and must be
+ * paired with vm_irq_exit(vm, stripe) whatever it returned.
+ */
+const struct vm_irq_ops *vm_irq_enter(struct ivy_vm *vm, unsigned *stripe);
+void vm_irq_exit(struct ivy_vm *vm, unsigned stripe);
+/*
+ * Installs (or, with NULL, removes) the interrupt controller's ops. Removing
+ * waits until no caller is inside the old ops, so the controller may be freed
+ * when it returns. Must not be called from inside an irq_ops call.
+ */
+void vm_irq_ops_publish(struct ivy_vm *vm, const struct vm_irq_ops *ops);
 
 /* Logging and tracing through the VM's hooks. */
 void vm_log(struct ivy_vm *vm, enum ivy_log_level level, const char *fmt, ...) IVY_PRINTF(3, 4);

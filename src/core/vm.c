@@ -12,6 +12,7 @@
 #include "ioreq/ioreq.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +384,41 @@ int ivy_vcpu_set_mpidr(struct ivy_vcpu *vcpu, uint64_t mpidr)
 out:
 	pthread_mutex_unlock(&vm->config_lock);
 	return ret;
+}
+
+/* Each thread counts itself in one stripe, chosen once, round robin. */
+static atomic_uint irq_stripe_next;
+static _Thread_local unsigned irq_stripe_mine = ~0u;
+
+const struct vm_irq_ops *vm_irq_enter(struct ivy_vm *vm, unsigned *stripe)
+{
+	if (irq_stripe_mine == ~0u)
+		irq_stripe_mine =
+			atomic_fetch_add_explicit(&irq_stripe_next, 1, memory_order_relaxed) %
+			VM_IRQ_STRIPES;
+	*stripe = irq_stripe_mine;
+	/*
+	 * Sequentially consistent with vm_irq_ops_publish(): either it sees our
+	 * count and waits for us, or we see its NULL and call nothing.
+	 */
+	atomic_fetch_add_explicit(&vm->irq_users[*stripe].inside, 1, memory_order_seq_cst);
+	return atomic_load_explicit(&vm->irq_ops, memory_order_seq_cst);
+}
+
+void vm_irq_exit(struct ivy_vm *vm, unsigned stripe)
+{
+	/* Release: our use of the controller happens before its teardown. */
+	atomic_fetch_sub_explicit(&vm->irq_users[stripe].inside, 1, memory_order_release);
+}
+
+void vm_irq_ops_publish(struct ivy_vm *vm, const struct vm_irq_ops *ops)
+{
+	atomic_store_explicit(&vm->irq_ops, ops, memory_order_seq_cst);
+	if (ops)
+		return;
+	for (unsigned i = 0; i < VM_IRQ_STRIPES; i++)
+		while (atomic_load_explicit(&vm->irq_users[i].inside, memory_order_acquire))
+			sched_yield();
 }
 
 void vm_log(struct ivy_vm *vm, enum ivy_log_level level, const char *fmt, ...)

@@ -332,7 +332,7 @@ static int vgic_create(struct ivy_device *dev, const struct vgic_model *model)
 			return ret;
 		}
 	}
-	atomic_store_explicit(&vm->irq_ops, &vgic_irq_ops, memory_order_release);
+	vm_irq_ops_publish(vm, &vgic_irq_ops);
 	return 0;
 }
 
@@ -350,7 +350,8 @@ static void vgic_destroy(struct ivy_device *dev)
 {
 	struct vgic_dist *dist = dev->priv;
 
-	atomic_store_explicit(&dev->vm->irq_ops, NULL, memory_order_release);
+	/* Waits for irqfd threads and API callers inside the ops: nothing touches dist after. */
+	vm_irq_ops_publish(dev->vm, NULL);
 	/* The ITSes put their LPIs while the GIC is still here, then have no redistributors. */
 	if (dist->model->type == IVY_DEV_TYPE_ARM_VGIC_V3)
 		vgic_its_detach_all(dist);

@@ -217,13 +217,16 @@ void vgic_its_detach_all(struct vgic_dist *dist)
 int ivy_signal_msi(struct ivy_vm *vm, uint64_t doorbell, uint32_t eventid, uint32_t deviceid)
 {
 	const struct vm_irq_ops *ops;
+	unsigned stripe;
+	int ret = -ENODEV;
 
 	if (!vm)
 		return -EINVAL;
 	if (vm_is_destroyed(vm))
 		return -ENODEV;
-	ops = atomic_load_explicit(&vm->irq_ops, memory_order_acquire);
-	if (!ops || !ops->signal_msi)
-		return -ENODEV;
-	return ops->signal_msi(vm, doorbell, eventid, deviceid);
+	ops = vm_irq_enter(vm, &stripe);
+	if (ops && ops->signal_msi)
+		ret = ops->signal_msi(vm, doorbell, eventid, deviceid);
+	vm_irq_exit(vm, stripe);
+	return ret;
 }

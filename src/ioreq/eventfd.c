@@ -182,6 +182,10 @@ struct irqfd {
 	struct irqfd *next;
 };
 
+/*
+ * The controller's ops, for looking at what they offer only: calls into them go
+ * through vm_irq_enter()/vm_irq_exit() so the controller cannot go away under us.
+ */
 static const struct vm_irq_ops *irq_ops_of(struct ivy_vm *vm)
 {
 	return atomic_load_explicit(&vm->irq_ops, memory_order_acquire);
@@ -195,11 +199,13 @@ static const struct vm_irq_ops *irq_ops_of(struct ivy_vm *vm)
 static void irqfd_resample(void *opaque)
 {
 	struct irqfd *f = opaque;
-	const struct vm_irq_ops *ops = irq_ops_of(f->io->vm);
+	unsigned stripe;
+	const struct vm_irq_ops *ops = vm_irq_enter(f->io->vm, &stripe);
 	uint64_t one = 1;
 
 	if (ops && ops->set_spi)
 		(void)ops->set_spi(f->io->vm, f->spi, false);
+	vm_irq_exit(f->io->vm, stripe);
 	if (write(f->resample_fd, &one, sizeof(one)) < 0) {
 		/* A saturated counter still tells the device. */
 	}
@@ -209,11 +215,12 @@ static void irqfd_resample(void *opaque)
 static void irqfd_inject_locked(struct irqfd *f)
 {
 	struct ivy_vm *vm = f->io->vm;
-	const struct vm_irq_ops *ops = irq_ops_of(vm);
+	unsigned stripe;
+	const struct vm_irq_ops *ops = vm_irq_enter(vm, &stripe);
 
-	if (!ops)
-		return;
-	if (f->flags & IVY_IRQFD_F_MSI) {
+	if (!ops) {
+		/* The interrupt controller is gone: nothing to inject into. */
+	} else if (f->flags & IVY_IRQFD_F_MSI) {
 		if (ops->signal_msi)
 			(void)ops->signal_msi(vm, f->msi_doorbell, f->msi_data, f->msi_devid);
 	} else if (ops->set_spi) {
@@ -222,6 +229,7 @@ static void irqfd_inject_locked(struct irqfd *f)
 		if (f->resample_fd < 0)
 			(void)ops->set_spi(vm, f->spi, false);
 	}
+	vm_irq_exit(vm, stripe);
 }
 
 static void *irqfd_thread(void *arg)
@@ -365,15 +373,25 @@ int ivy_irqfd_assign(struct ivy_vm *vm, const struct ivy_irqfd *cfg)
 		goto err_locked;
 	f->key = ++io->irqfd_next_key;
 	if (f->resample_fd >= 0) {
-		ret = ops->add_resample(vm, f->spi, irqfd_resample, f);
+		unsigned stripe;
+		const struct vm_irq_ops *live = vm_irq_enter(vm, &stripe);
+
+		ret = live ? live->add_resample(vm, f->spi, irqfd_resample, f) : -ENODEV;
+		vm_irq_exit(vm, stripe);
 		if (ret)
 			goto err_locked;
 	}
 	ev.data.u64 = f->key;
 	if (epoll_ctl(io->irqfd_epfd, EPOLL_CTL_ADD, f->fd, &ev) < 0) {
 		ret = -errno;
-		if (f->resample_fd >= 0)
-			ops->del_resample(vm, f->spi, irqfd_resample, f);
+		if (f->resample_fd >= 0) {
+			unsigned stripe;
+			const struct vm_irq_ops *live = vm_irq_enter(vm, &stripe);
+
+			if (live)
+				live->del_resample(vm, f->spi, irqfd_resample, f);
+			vm_irq_exit(vm, stripe);
+		}
 		goto err_locked;
 	}
 	f->next = io->irqfds;
@@ -395,7 +413,8 @@ err_dup:
 /* Unhooks an irqfd already unlinked from io->irqfds; the caller holds io->irqfd_lock. */
 static void irqfd_detach_locked(struct ioreq_vm *io, struct irqfd *f)
 {
-	const struct vm_irq_ops *ops = irq_ops_of(io->vm);
+	unsigned stripe;
+	const struct vm_irq_ops *ops = vm_irq_enter(io->vm, &stripe);
 
 	epoll_ctl(io->irqfd_epfd, EPOLL_CTL_DEL, f->fd, NULL);
 	if (f->resample_fd >= 0 && ops) {
@@ -403,6 +422,7 @@ static void irqfd_detach_locked(struct ioreq_vm *io, struct irqfd *f)
 		/* A line held for the resampler must not stay high once nobody lowers it. */
 		(void)ops->set_spi(io->vm, f->spi, false);
 	}
+	vm_irq_exit(io->vm, stripe);
 }
 
 int ivy_irqfd_deassign(struct ivy_vm *vm, int fd)
