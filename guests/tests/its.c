@@ -103,6 +103,12 @@ void guest_main(void)
 	settle();
 	check(lpi_count[0][0] == 2 && lpi_count[1][0] == 1, "after DISCARD nothing is delivered");
 
+	/* The rest needs ivy's test device (QEMU's virt has none: scripts/qemu-compare.sh). */
+	if (!dt_mentions("ivy,test-irq")) {
+		irq_disable();
+		return;
+	}
+
 	/* An MSI from the test device: DeviceID 0x10, EventID 5 -> LPI 8200 on vCPU 0. */
 	its_mapti(ITS_TESTDEV_DEVID, 5, LPI_MSI, 0);
 	its_sync(0);
