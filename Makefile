@@ -4,7 +4,7 @@
 #                      ASan+UBSan and TSan), fuzz smoke runs and the format check
 #   make check-tsan    only the TSan run
 #   make check-guests  the guest tests: real AArch64 guests under `ivy run`
-#   make run           builds the VMM and the demo guest and runs the demo
+#   make run           builds the VMM and the demo guest and runs the demo (GICv3 + ITS, 2 vCPUs)
 #   make bench         builds and runs every benchmark (JSON lines)
 #   make fuzz          builds the libFuzzer targets; FUZZ_TIME=seconds runs each for that long
 #   make format        reformats; make format-check verifies
@@ -47,7 +47,7 @@ guests:
 	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
 
 run: deps vmm guests
-	@build/release/ivy run -smp 2 --stats
+	@build/release/ivy run -smp 2 -machine gic-version=3,its=on --stats --timeout 30
 
 check: deps
 	@mkdir -p build && : > $(RESULTS)

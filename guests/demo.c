@@ -2,26 +2,35 @@
 /*
  * The demo guest (`make run`): two vCPUs tell what happens to them — timer
  * ticks on each vCPU, IPIs bouncing between them, an MSI from a device, all
- * through ivy's GIC and I/O requests — and the machine powers off.
+ * through ivy's GIC and I/O requests — and the machine powers off. It runs on
+ * GICv3 + ITS (the MSI becomes an LPI) and on GICv2 + v2m (it becomes an SPI).
  */
-#include "gic.h"
+#include "its.h"
 
 #define TESTDEV	    0x090D0000ul
 #define TESTDEV_MSI 0x08
 
-#define SGI_PING 1
-#define SGI_PONG 2
-#define MSI_SPI	 90
-#define TICKS	 5
+#define SGI_PING  1
+#define SGI_PONG  2
+#define MSI_SPI	  90
+#define MSI_EVENT 0
+#define MSI_LPI	  8200
+#define TICKS	  5
 
 static volatile unsigned ticks[MAX_CPUS], pings, pongs, msis, up;
 static volatile uint64_t tick_period;
+static bool has_its;
+static unsigned msi_cpu;
+static struct its_tables its_tables;
 
 static void demo_irq(struct exc_frame *f)
 {
 	(void)f;
 	uint32_t iar = gic_ack();
-	uint32_t id = iar & 0x3ff, src = (iar >> 10) & 7;
+	/* GICv3 IARs are the bare INTID (LPIs are >= 8192) and carry no SGI source. */
+	uint32_t id = gic_has_sgi_source() ? iar & 0x3ff : iar;
+	/* Without a source in the IAR: cpu0 sends the pings, cpu1 the pongs. */
+	uint32_t src = gic_has_sgi_source() ? (iar >> 10) & 7 : id == SGI_PING ? 0 : 1;
 	unsigned me = cpu_id();
 
 	switch (id) {
@@ -46,9 +55,15 @@ static void demo_irq(struct exc_frame *f)
 		msis++;
 		printf("  [cpu%u] MSI from the device: GICv2m turned it into SPI %u\n", me, id);
 		break;
+	case MSI_LPI:
+		msis++;
+		printf("  [cpu%u] MSI from the device: the ITS translated DeviceID 0x%x EventID %u "
+		       "into LPI %u on cpu%u\n",
+		       me, ITS_TESTDEV_DEVID, MSI_EVENT, id, me);
+		break;
 	default: break;
 	}
-	if (id < 1020)
+	if (id < 1020 || id >= LPI_BASE)
 		gic_eoi(iar);
 }
 
@@ -62,35 +77,74 @@ static void start_ticking(void)
 static void secondary(unsigned cpu)
 {
 	gic_cpu_init();
+	if (has_its)
+		its_redist_enable_lpis();
 	set_irq_handler(demo_irq);
 	gic_enable_irq(SGI_PING);
-	printf("  [cpu%u] up (PSCI CPU_ON), GIC CPU interface on\n", cpu);
+	printf("  [cpu%u] up (PSCI CPU_ON), GIC CPU interface on%s\n", cpu,
+	       has_its ? ", LPIs on in its redistributor" : "");
 	start_ticking();
 	irq_enable();
-	up = 1;
+	__atomic_fetch_add(&up, 1, __ATOMIC_RELEASE);
 	for (;;)
 		wfi();
+}
+
+/*
+ * GICv3: the ITS maps the device's event to an LPI on the last vCPU. Done once
+ * every vCPU has set up its redistributor: an LPI's configuration is read from
+ * its target redistributor's property table when it is mapped (and again only
+ * on INV/INVALL), as Linux orders it too.
+ */
+static void its_setup(unsigned n)
+{
+	msi_cpu = n - 1;
+	its_mapd(ITS_TESTDEV_DEVID, its_tables.itt[0]);
+	its_mapc(0, msi_cpu);
+	its_mapti(ITS_TESTDEV_DEVID, MSI_EVENT, MSI_LPI, 0);
+	its_sync(msi_cpu);
+	printf("  [cpu0] ITS on: MAPD DeviceID 0x%x, MAPC collection 0 -> cpu%u, "
+	       "MAPTI EventID %u -> LPI %u\n",
+	       ITS_TESTDEV_DEVID, msi_cpu, MSI_EVENT, MSI_LPI);
+}
+
+/* The MSI's data: the EventID through the ITS, the SPI number through GICv2m. */
+static uint32_t msi_data(void)
+{
+	return has_its ? MSI_EVENT : MSI_SPI;
 }
 
 void guest_main(void)
 {
 	unsigned n = nr_cpus();
 
-	printf("\nivy demo: %u vCPUs on ivy's GICv2, timer %lu MHz, DTB at %p\n", n,
+	gic_dist_init();
+	has_its = its_present();
+	printf("\nivy demo: %u vCPUs on ivy's %s, timer %lu MHz, DTB at %p\n", n,
+	       gic_version == 2 ? "GICv2 + v2m"
+	       : has_its	? "GICv3 + ITS"
+				: "GICv3",
 	       timer_freq() / 1000000, boot_dtb);
 	tick_period = timer_freq() / 50; /* 20 ms */
-	gic_dist_init();
 	gic_cpu_init();
 	set_irq_handler(demo_irq);
 	gic_enable_irq(SGI_PONG);
-	gic_set_target(MSI_SPI, n > 1 ? 2 : 1);
-	gic_set_edge(MSI_SPI, true);
-	gic_enable_irq(MSI_SPI);
+	if (has_its) {
+		its_init(&its_tables);
+		its_redist_enable_lpis();
+	} else if (gic_version == 2) {
+		msi_cpu = n > 1 ? 1 : 0;
+		gic_set_target(MSI_SPI, (uint8_t)(1u << msi_cpu));
+		gic_set_edge(MSI_SPI, true);
+		gic_enable_irq(MSI_SPI);
+	}
 	printf("  [cpu0] distributor on; starting the other vCPUs with PSCI\n");
 	for (unsigned c = 1; c < n; c++)
 		cpu_start(c, secondary);
-	while (n > 1 && !up)
+	while (__atomic_load_n(&up, __ATOMIC_ACQUIRE) < n - 1)
 		;
+	if (has_its)
+		its_setup(n);
 	start_ticking();
 	irq_enable();
 
@@ -101,10 +155,15 @@ void guest_main(void)
 		while (pongs == before)
 			wfi();
 	}
-	printf("  [cpu0] asking the device (an I/O-request client) to send an MSI\n");
-	mmio_write32(TESTDEV + TESTDEV_MSI, MSI_SPI);
-	while (!msis)
-		wfi();
+	if (gic_version == 2 || has_its) {
+		printf("  [cpu0] asking the device (an I/O-request client) to send an MSI\n");
+		mmio_write32(TESTDEV + TESTDEV_MSI, msi_data());
+		while (!msis)
+			wfi();
+	} else {
+		printf("  [cpu0] no ITS on this board (-machine gic-version=3,its=on adds one): "
+		       "no MSI\n");
+	}
 	for (;;) {
 		bool done = true;
 		for (unsigned c = 0; c < n; c++)

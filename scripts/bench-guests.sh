@@ -2,7 +2,8 @@
 # Side-by-side guest benchmarks: the same guest binaries under `ivy run` and under
 # QEMU's virt machine with TCG, on both GIC versions. Prints bench.h's JSON lines
 # with QEMU as the baseline (ratio = ivy / QEMU; for rates higher is better, for
-# times lower is better). Each number is the median of RUNS runs.
+# times lower is better). Each number is the median of RUNS runs. The LPI rate
+# (ITS INT commands, each LPI taken before the next) is measured on GICv3 only.
 #   scripts/bench-guests.sh [IVY] [GUEST-DIR]
 ivy=${1:-build/release/ivy} dir=${2:-build/guests}
 runs=${RUNS:-5}
@@ -35,7 +36,7 @@ for gic in 2 3; do
 	for vmm in ivy qemu; do
 		for i in $(seq "$runs"); do
 			run_$vmm "$gic" "$dir/bench/gicbench.bin" >"$tmp/out"
-			for m in gic_read timer_irq ipi_rtt; do
+			for m in gic_read timer_irq ipi_rtt lpi_rate; do
 				sed -n "s/^BENCH $m \([0-9]*\) .*/\1/p" "$tmp/out" >>"$tmp/$vmm.$gic.$m"
 			done
 			t0=$(now_ns)
@@ -48,5 +49,7 @@ for gic in 2 3; do
 	report "guest_gicv$gic" "timer_interrupt_rate" "irq/s" "$tmp/ivy.$gic.timer_irq" "$tmp/qemu.$gic.timer_irq"
 	report "guest_gicv$gic" "ipi_round_trip" "ns" "$tmp/ivy.$gic.ipi_rtt" "$tmp/qemu.$gic.ipi_rtt"
 	report "guest_gicv$gic" "boot_to_exit_board_test" "ms" "$tmp/ivy.$gic.boot" "$tmp/qemu.$gic.boot"
+	# ITS INT -> LPI: GICv3 only (both VMMs give gic-version=3 an ITS by default).
+	[ "$gic" = 3 ] && report "guest_gicv3" "lpi_delivery_rate" "irq/s" "$tmp/ivy.3.lpi_rate" "$tmp/qemu.3.lpi_rate"
 done
 rm -rf "$tmp"

@@ -8,12 +8,15 @@ command -v qemu-system-aarch64 >/dev/null || { echo "qemu-compare: qemu-system-a
 status=0
 # Guests that use only what QEMU's virt has (no ivy test device), with their vCPU counts.
 # psci is left out: QEMU answers a second CPU_ON of a starting CPU with SUCCESS.
-for t in "sgi 1 2" "sgi 4 2" "timer 1 2" "active 1 2" "sgi 2 3" "timer 1 3" "active 1 3"; do
+# its: the checks of MSIs from ivy's test device run under ivy only and are not compared.
+for t in "sgi 1 2" "sgi 4 2" "timer 1 2" "active 1 2" "sgi 2 3" "timer 1 3" "active 1 3" \
+	"its 2 3" "its 4 3"; do
 	set -- $t
-	name=$1 smp=$2 gic=$3
+	name=$1 smp=$2 gic=$3 only_ivy='^$'
+	[ "$name" = its ] && only_ivy=' MSI '
 	a=$(mktemp) b=$(mktemp)
 	timeout 60 "$ivy" run -smp "$smp" -machine gic-version="$gic" "$dir/$name.bin" </dev/null 2>/dev/null |
-		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9][0-9]*/N/g' >"$a"
+		grep -E '^(PASS|FAIL|DONE)' | grep -v -e "$only_ivy" | sed 's/[0-9][0-9]*/N/g' >"$a"
 	timeout 60 qemu-system-aarch64 -M virt,gic-version="$gic" -accel tcg -cpu cortex-a57 -m 256M \
 		-smp "$smp" -nographic -monitor none -serial stdio -kernel "$dir/$name.bin" </dev/null 2>/dev/null |
 		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9][0-9]*/N/g' >"$b"

@@ -5,14 +5,19 @@
  *   gic_read      ns per GIC distributor register read (GICD_TYPER)
  *   timer_irq     timer interrupts per second (virtual timer re-armed at once)
  *   ipi_rtt       ns for an SGI to vCPU 1 and its SGI answer (needs 2 vCPUs)
+ *   lpi_rate      LPIs per second raised by ITS INT commands and taken one by
+ *                 one on this vCPU (needs a GICv3 with an ITS)
  */
-#include "gic.h"
+#include "its.h"
 
 #define N_READS 20000
 #define N_TIMER 2000
 #define N_IPI	500
+#define N_LPI	1000
+#define LPI_DEV 1
 
-static volatile unsigned timer_ticks, pongs, pings;
+static volatile unsigned timer_ticks, pongs, pings, lpis;
+static struct its_tables its_tables;
 
 static uint64_t ns(uint64_t ticks)
 {
@@ -24,6 +29,12 @@ static void bench_irq(struct exc_frame *f)
 	(void)f;
 	uint32_t iar = gic_ack();
 	uint32_t id = iar & 0x3ff;
+
+	if (gic_version == 3 && iar >= LPI_BASE) {
+		lpis++;
+		gic_eoi(iar);
+		return;
+	}
 
 	if (id == PPI_VTIMER) {
 		timer_ticks++;
@@ -77,6 +88,29 @@ void guest_main(void)
 	t1 = timer_count();
 	printf("BENCH timer_irq %lu irq/s\n", (uint64_t)N_TIMER * timer_freq() / (t1 - t0));
 
+	if (its_present()) {
+		its_init(&its_tables);
+		its_redist_enable_lpis();
+		its_mapd(LPI_DEV, its_tables.itt[0]);
+		its_mapc(0, 0);
+		its_mapti(LPI_DEV, 0, LPI_BASE, 0);
+		its_sync(0);
+		uint64_t end = timer_count() + 10 * timer_freq();
+		t0 = timer_count();
+		for (unsigned i = 0; i < N_LPI && timer_count() < end; i++) {
+			unsigned before = lpis;
+			its_int(LPI_DEV, 0);
+			/* Spin, not WFI: the LPI may be taken before the WFI would start. */
+			while (lpis == before && timer_count() < end)
+				;
+		}
+		t1 = timer_count();
+		check(lpis == N_LPI, "every ITS INT delivered its LPI (%u of %u)", lpis, N_LPI);
+		if (lpis == N_LPI)
+			printf("BENCH lpi_rate %lu irq/s\n",
+			       (uint64_t)N_LPI * timer_freq() / (t1 - t0));
+	}
+
 	if (n >= 2) {
 		cpu_start(1, secondary);
 		udelay(10000);
@@ -90,6 +124,7 @@ void guest_main(void)
 		t1 = timer_count();
 		printf("BENCH ipi_rtt %lu ns\n", ns(t1 - t0) / N_IPI);
 	}
+
 	irq_disable();
 	check(true, "benchmarks ran");
 }

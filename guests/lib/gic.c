@@ -69,6 +69,11 @@ static void gic_v3_find_redist(void)
 	guest_exit(97);
 }
 
+uintptr_t gic_redist_base(void)
+{
+	return gicr_base[cpu_id()];
+}
+
 void gic_cpu_init(void)
 {
 	if (gic_version == 3) {

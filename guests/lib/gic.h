@@ -50,6 +50,8 @@ extern unsigned gic_version;
 void gic_dist_init(void);
 /* This CPU's interface (and GICv3 redistributor) on, priority mask open, binary point 0. */
 void gic_cpu_init(void);
+/* GICv3: this CPU's redistributor (RD_base), found by gic_cpu_init. */
+uintptr_t gic_redist_base(void);
 void gic_enable_irq(unsigned intid);
 void gic_disable_irq(unsigned intid);
 void gic_set_priority(unsigned intid, uint8_t prio);
