@@ -546,6 +546,49 @@ static void sysreg_set(struct t *t, uint32_t c, uint32_t enc, uint64_t v)
 	assert_int_equal(ivy_device_set_attr(t->gic, &a), 0);
 }
 
+/*
+ * The LPI configuration table is the VM's, not the target redistributor's: an
+ * LPI mapped to a vCPU that has not programmed its PROPBASER yet takes its
+ * configuration from the table the others use (as KVM does), so it is
+ * delivered once that vCPU enables LPIs, without an INV.
+ */
+static void test_config_table_is_per_vm(void **state)
+{
+	struct t t;
+
+	(void)state;
+	t_new_bare(&t, 2, GIC_FIRST);
+	for (uint32_t c = 0; c < 2; c++) {
+		assert_int_equal(ivy_vcpu_flush(cpu(&t, c)), 0);
+		icc_write(&t, c, ICC_PMR, 0xff);
+		icc_write(&t, c, ICC_IGRPEN1, 1);
+	}
+	test_mmio_write(cpu(&t, 0), DIST, 4, 2);
+	memset(t.e.ram + (PROP - ENV_RAM_BASE), 0xa0 | 1, 1024);
+	/* Only vCPU 0 sets up its redistributor before the ITS maps the LPI. */
+	test_mmio_write(cpu(&t, 0), RD(0) + GICR_PROPBASER, 8, PROP | 15);
+	test_mmio_write(cpu(&t, 0), RD(0) + GICR_PENDBASER, 8, PEND(0));
+	test_mmio_write(cpu(&t, 0), RD(0) + GICR_CTLR, 4, 1);
+	its_env_write(&t.e, GITS_CBASER, 8, (1ull << 63) | ENV_CMDQ | 15);
+	its_env_write(&t.e, GITS_BASER(0), 8, (1ull << 63) | ENV_DEVTBL);
+	its_env_write(&t.e, GITS_BASER(1), 8, (1ull << 63) | ENV_COLLTBL);
+	its_env_write(&t.e, GITS_CTLR, 4, 1);
+	cmd_mapc(&t.e, 1, 1, true);
+	cmd_mapd(&t.e, 1, 8, true);
+	cmd_mapti(&t.e, 1, 0, 8192, 1);
+	assert_int_equal(its_env_nr_errors(&t.e), 0);
+	/* Redistributor 1 has LPIs off: the MSI is dropped. */
+	assert_int_equal(msi(&t, 1, 0), 0);
+	/* vCPU 1 comes up and enables LPIs; no INV is issued. */
+	test_mmio_write(cpu(&t, 1), RD(1) + GICR_PROPBASER, 8, PROP | 15);
+	test_mmio_write(cpu(&t, 1), RD(1) + GICR_PENDBASER, 8, PEND(1));
+	test_mmio_write(cpu(&t, 1), RD(1) + GICR_CTLR, 4, 1);
+	assert_int_equal(msi(&t, 1, 0), 1);
+	assert_int_equal(ack(&t, 1), 8192);
+	assert_quiet(&t);
+	t_free(&t);
+}
+
 static void test_save_restore_pending(void **state)
 {
 	static const uint64_t its_regs[] = { GITS_BASER(0), GITS_BASER(1), GITS_CREADR,
@@ -753,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_creation_orders),
 		cmocka_unit_test(test_needs_gicv3),
 		cmocka_unit_test(test_msi_irqfd),
+		cmocka_unit_test(test_config_table_is_per_vm),
 		cmocka_unit_test(test_save_restore_pending),
 		cmocka_unit_test(test_concurrent_remap),
 	};

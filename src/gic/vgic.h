@@ -227,6 +227,14 @@ struct vgic_dist {
 	struct vgic_rdreg rdregs[VGIC_MAX_RDREGS];
 	uint32_t nr_rdregs;
 	atomic_bool has_its; /* GICv3: an ITS was attached (GICD_TYPER.IDbits); never cleared */
+	/*
+	 * GICv3: the last GICR_PROPBASER value a redistributor accepted. The LPI
+	 * configuration table is one per VM (the architecture makes differing
+	 * PROPBASERs UNPREDICTABLE); like KVM, ivy reads LPI configuration from it,
+	 * whichever redistributor the LPI targets and whether that one has
+	 * programmed its own PROPBASER yet.
+	 */
+	_Atomic uint64_t propbaser;
 
 	atomic_uint ctlr; /* GICD_CTLR: EnableGrp0 (bit 0), EnableGrp1 (bit 1) */
 

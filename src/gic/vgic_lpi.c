@@ -64,30 +64,21 @@ void vgic_lpi_put(struct vgic_dist *dist, struct vgic_irq *irq)
 }
 
 /*
- * Reads the LPI's configuration byte from its target redistributor's table.
- * A table that is not in guest RAM leaves the LPI disabled.
+ * Reads the LPI's configuration byte from the VM's LPI configuration table
+ * (dist->propbaser, see vgic.h). A table that is not in guest RAM, or none
+ * yet, leaves the LPI disabled.
  */
 static void lpi_read_config(struct vgic_dist *dist, struct vgic_irq *irq)
 {
-	struct vgic_cpu *vc;
-	uint64_t propbaser;
+	uint64_t propbaser = atomic_load(&dist->propbaser);
+	uint32_t idbits = (uint32_t)(propbaser & 0x1f) + 1;
 	uint8_t cfg = 0;
-	uint32_t idbits;
 
-	pthread_mutex_lock(&irq->lock);
-	vc = irq->target;
-	pthread_mutex_unlock(&irq->lock);
-	if (vc) {
-		pthread_mutex_lock(&vc->rd_lock);
-		propbaser = vc->propbaser;
-		pthread_mutex_unlock(&vc->rd_lock);
-		idbits = (uint32_t)(propbaser & 0x1f) + 1;
-		if (idbits < 14 || irq->intid >= (1ull << idbits) ||
-		    ivy_guest_read(dist->vm,
-				   (propbaser & 0x000ffffffffff000ull) + irq->intid - VGIC_MIN_LPI,
-				   &cfg, 1))
-			cfg = 0;
-	}
+	if (idbits < 14 || irq->intid >= (1ull << idbits) ||
+	    ivy_guest_read(dist->vm,
+			   (propbaser & 0x000ffffffffff000ull) + irq->intid - VGIC_MIN_LPI, &cfg,
+			   1))
+		cfg = 0;
 	pthread_mutex_lock(&irq->lock);
 	irq->priority = cfg & VGIC_PRI_MASK;
 	irq->enabled = cfg & 1;

@@ -154,8 +154,10 @@ static void rd_write_propbaser(const struct vgic_access *acc, uint32_t offset, u
 {
 	(void)offset;
 	pthread_mutex_lock(&acc->vc->rd_lock);
-	if (!atomic_load(&acc->vc->lpis_enabled))
+	if (!atomic_load(&acc->vc->lpis_enabled)) {
 		acc->vc->propbaser = val & GICR_PROPBASER_MASK;
+		atomic_store(&acc->dist->propbaser, acc->vc->propbaser);
+	}
 	pthread_mutex_unlock(&acc->vc->rd_lock);
 }
 
@@ -186,6 +188,7 @@ static int rd_host_write_propbaser(const struct vgic_access *acc, uint32_t offse
 	if (val & ~GICR_PROPBASER_MASK)
 		return -EINVAL;
 	acc->vc->propbaser = val;
+	atomic_store(&acc->dist->propbaser, val);
 	(void)offset;
 	return 0;
 }
