@@ -22,8 +22,9 @@
  * vCPU: new interrupts and maintenance interrupts (an EOI that needs a resample,
  * list-register underflow) are signalled that way. flush and sync must be called
  * on the vCPU's own thread. A VMM on real GIC hardware would instead copy the
- * list registers and GICH_* (ivy_vgic_v2_gich_read/write) into the hypervisor
- * interface between flush and sync.
+ * list registers and GICH_* (ivy_vgic_v2_gich_read/write), or ICH_*_EL2
+ * (ivy_vgic_v3_ich_read/write), into the hypervisor interface between flush and
+ * sync.
  */
 #ifndef IVY_GIC_H
 #define IVY_GIC_H
@@ -211,6 +212,34 @@ uint32_t ivy_vcpu_irq_lines(struct ivy_vcpu *vcpu);
  */
 IVY_MUST_CHECK int ivy_vgic_v2_gich_read(struct ivy_vcpu *vcpu, uint32_t offset, uint32_t *val);
 IVY_MUST_CHECK int ivy_vgic_v2_gich_write(struct ivy_vcpu *vcpu, uint32_t offset, uint32_t val);
+
+/*
+ * The GICv3 hypervisor interface (ICH_*_EL2, IHI 0069 section 12.4) of a vCPU,
+ * over the same list registers: what a VMM on GIC hardware copies to and from
+ * the hardware between flush and sync, and a view for inspection and migration.
+ * `reg` is an IVY_ICH_* encoding (IVY_SYSREG() form); values are 64 bits.
+ * ICH_VTR_EL2 reports ListRegs = LRs - 1, IDbits 16, A3V, PREbits and PRIbits 5;
+ * ICH_LR<n>_EL2 exists for n below the number of LRs. LRs are refilled by each
+ * flush and folded back by sync, so a restore writes them after the flush.
+ * Read-only registers (VTR, MISR, EISR, ELRSR) accept their current value back.
+ * Errors: -EINVAL (NULL vcpu or val, or a value the model cannot hold: HW = 1,
+ * a vINTID that is neither an implemented SGI/PPI/SPI nor an LPI below 2^16,
+ * priority or VPMR bits below the 5 implemented, binary points below 2 (BPR0)
+ * and 3 (BPR1), VFIQEn clear or VAckCtl set, trap controls in ICH_HCR_EL2,
+ * active-priority bits held by the other group, reserved bits); -ENODEV (no
+ * GICv3, or not initialised); -ENXIO (no such register).
+ */
+#define IVY_ICH_AP0R0_EL2 IVY_SYSREG(3, 4, 12, 8, 0)
+#define IVY_ICH_AP1R0_EL2 IVY_SYSREG(3, 4, 12, 9, 0)
+#define IVY_ICH_HCR_EL2	  IVY_SYSREG(3, 4, 12, 11, 0)
+#define IVY_ICH_VTR_EL2	  IVY_SYSREG(3, 4, 12, 11, 1)
+#define IVY_ICH_MISR_EL2  IVY_SYSREG(3, 4, 12, 11, 2)
+#define IVY_ICH_EISR_EL2  IVY_SYSREG(3, 4, 12, 11, 3)
+#define IVY_ICH_ELRSR_EL2 IVY_SYSREG(3, 4, 12, 11, 5)
+#define IVY_ICH_VMCR_EL2  IVY_SYSREG(3, 4, 12, 11, 7)
+#define IVY_ICH_LR_EL2(n) IVY_SYSREG(3, 4, 12, 12 + ((n) >> 3), (n)&7)
+IVY_MUST_CHECK int ivy_vgic_v3_ich_read(struct ivy_vcpu *vcpu, uint32_t reg, uint64_t *val);
+IVY_MUST_CHECK int ivy_vgic_v3_ich_write(struct ivy_vcpu *vcpu, uint32_t reg, uint64_t val);
 
 #ifdef __cplusplus
 }

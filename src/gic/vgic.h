@@ -336,6 +336,11 @@ int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc
 		   uint32_t *val);
 int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
 		    uint32_t val);
+/* The same, 64 bits at a time, for plain VGIC_REG_64 registers (system registers). */
+int vgic_host_read64(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
+		     uint64_t *val);
+int vgic_host_write64(const struct vgic_frame *frame, const struct vgic_access *acc,
+		      uint32_t offset, uint64_t val);
 
 /* Per-IRQ fields shared by the frames (vgic_irq_regs.c). */
 uint64_t vgic_read_group(const struct vgic_access *acc, struct vgic_irq *irq);
@@ -368,6 +373,7 @@ extern const struct vgic_frame vgic_v3_dist_frame;
 extern const struct vgic_frame vgic_v3_rd_frame;
 extern const struct vgic_frame vgic_v3_sgi_frame;
 extern const struct vgic_frame vgic_v3_icc_frame;
+extern const struct vgic_frame vgic_v3_ich_frame;
 extern const struct ivy_mmio_ops vgic_v3_dist_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v3_redist_mmio_ops;
 extern const struct device_type vgic_v3_device_type;
@@ -390,6 +396,31 @@ uint32_t vgic_cpuif_irq_lines(struct vgic_cpu *vc);
 uint32_t vgic_cpuif_eisr(const struct vgic_cpu *vc);
 uint32_t vgic_cpuif_elrsr(const struct vgic_cpu *vc);
 uint32_t vgic_cpuif_misr(const struct vgic_cpu *vc);
+/*
+ * The hypervisor-interface state both models expose (GICH_* and ICH_*_EL2).
+ * The setters validate first and change nothing on -EINVAL.
+ * HCR: En, UIE, LRENPIE, NPIE, VGrp0EIE/DIE, VGrp1EIE/DIE [7:0] and EOICount [31:27].
+ */
+int vgic_cpuif_set_hcr(struct vgic_cpu *vc, uint64_t val);
+/*
+ * GICH_VMCR and ICH_VMCR_EL2 have one layout: the CPU interface's CTLR bits
+ * [4:0] and [9], BPR1/ABPR [20:18], BPR0/BPR [23:21], and the priority mask in
+ * [31:24] (GICv2's VMPriMask [31:27] is the same 5 implemented bits).
+ */
+#define VGIC_VMCR_CTLR_MASK  0x21full
+#define VGIC_VMCR_ABPR_SHIFT 18
+#define VGIC_VMCR_BPR_SHIFT  21
+#define VGIC_VMCR_PMR_SHIFT  24
+uint64_t vgic_cpuif_vmcr(const struct vgic_cpu *vc);
+int vgic_cpuif_set_vmcr(struct vgic_cpu *vc, uint64_t val);
+/* The active priorities set by acknowledges of one group (GICv3 AP0R0 / AP1R0). */
+uint32_t vgic_cpuif_apr(const struct vgic_cpu *vc, bool group1);
+/* Replaces them; bits that the other group holds are left to it. */
+void vgic_cpuif_set_apr(struct vgic_cpu *vc, bool group1, uint32_t val);
+/* LR n as last written or flushed (a zero LR beyond used_lrs); n < nr_lrs. */
+struct vgic_lr vgic_cpuif_lr(const struct vgic_cpu *vc, uint32_t n);
+/* Writes LR n (n < nr_lrs), extending used_lrs with empty LRs as needed. */
+void vgic_cpuif_set_lr(struct vgic_cpu *vc, uint32_t n, const struct vgic_lr *lr);
 void vgic_cpuif_maintenance(struct vgic_cpu *vc);
 uint32_t vgic_cpuif_ack(struct vgic_cpu *vc, int i);
 void vgic_cpuif_deactivate(struct vgic_cpu *vc, uint32_t intid, uint32_t source);

@@ -12,6 +12,8 @@
  */
 #include "gic/vgic.h"
 
+#include <errno.h>
+
 static bool cpu_group_enabled(const struct vgic_cpu *vc, const struct vgic_lr *lr)
 {
 	return vc->ctlr & (lr->group1 ? GICC_CTLR_ENABLEGRP1 : GICC_CTLR_ENABLEGRP0);
@@ -202,4 +204,80 @@ void vgic_cpuif_eoi(struct vgic_cpu *vc, uint32_t intid, uint32_t source)
 	vm_trace(vc->dist->vm, IVY_TRACE_IRQ_EOI, (int32_t)vc->index, intid, source);
 	if (!(vc->ctlr & GICC_CTLR_EOIMODE))
 		vgic_cpuif_deactivate(vc, intid, source);
+}
+
+#define VGIC_HCR_MASK (0xffull | (0x1full << GICH_HCR_EOICOUNT_SHIFT))
+
+int vgic_cpuif_set_hcr(struct vgic_cpu *vc, uint64_t val)
+{
+	/* Trap controls (ICH_HCR_EL2.TC, TALL0/1, TSEI, TDIR, DVIM) have nothing to trap here. */
+	if (val & ~VGIC_HCR_MASK)
+		return -EINVAL;
+	vc->hcr = (uint32_t)val;
+	return 0;
+}
+
+uint64_t vgic_cpuif_vmcr(const struct vgic_cpu *vc)
+{
+	return (vc->ctlr & VGIC_VMCR_CTLR_MASK) | ((uint64_t)vc->abpr << VGIC_VMCR_ABPR_SHIFT) |
+	       ((uint64_t)vc->bpr << VGIC_VMCR_BPR_SHIFT) |
+	       ((uint64_t)vc->pmr << VGIC_VMCR_PMR_SHIFT);
+}
+
+int vgic_cpuif_set_vmcr(struct vgic_cpu *vc, uint64_t val)
+{
+	const uint64_t valid = VGIC_VMCR_CTLR_MASK | (7ull << VGIC_VMCR_ABPR_SHIFT) |
+			       (7ull << VGIC_VMCR_BPR_SHIFT) |
+			       ((uint64_t)VGIC_PRI_MASK << VGIC_VMCR_PMR_SHIFT);
+	uint32_t abpr = (val >> VGIC_VMCR_ABPR_SHIFT) & 7, bpr = (val >> VGIC_VMCR_BPR_SHIFT) & 7;
+
+	/* The minimum binary points are 2 and 3 (5 priority bits); lower ones cannot be held. */
+	if ((val & ~valid) || bpr < 2 || abpr < 3)
+		return -EINVAL;
+	vc->ctlr = (uint32_t)(val & VGIC_VMCR_CTLR_MASK);
+	vc->abpr = (uint8_t)abpr;
+	vc->bpr = (uint8_t)bpr;
+	vc->pmr = (uint8_t)(val >> VGIC_VMCR_PMR_SHIFT);
+	return 0;
+}
+
+uint32_t vgic_cpuif_apr(const struct vgic_cpu *vc, bool group1)
+{
+	return group1 ? vc->apr_g1 : vc->apr & ~vc->apr_g1;
+}
+
+void vgic_cpuif_set_apr(struct vgic_cpu *vc, bool group1, uint32_t val)
+{
+	uint32_t g0 = vc->apr & ~vc->apr_g1, g1 = vc->apr_g1;
+
+	if (group1)
+		g1 = val & ~g0;
+	else
+		g0 = val & ~g1;
+	vc->apr = g0 | g1;
+	vc->apr_g1 = g1;
+}
+
+struct vgic_lr vgic_cpuif_lr(const struct vgic_cpu *vc, uint32_t n)
+{
+	return n < vc->used_lrs ? vc->lr[n] : (struct vgic_lr){ 0 };
+}
+
+/*
+ * An LR beyond those flush filled is new to sync: its flushed state is what
+ * was written, so sync folds back only what the guest changed afterwards.
+ */
+void vgic_cpuif_set_lr(struct vgic_cpu *vc, uint32_t n, const struct vgic_lr *lr)
+{
+	uint8_t flushed = lr->state;
+
+	if (n >= vc->used_lrs) {
+		for (uint32_t i = vc->used_lrs; i < n; i++)
+			vc->lr[i] = (struct vgic_lr){ 0 };
+		vc->used_lrs = n + 1;
+	} else {
+		flushed = vc->lr[n].flushed;
+	}
+	vc->lr[n] = *lr;
+	vc->lr[n].flushed = flushed;
 }

@@ -247,39 +247,44 @@ void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *a
 	}
 }
 
-/* Host accesses are 32 bits wide and aligned; an offset without a register is -ENXIO. */
-static const struct vgic_reg *vgic_host_decode(const struct vgic_frame *frame, uint32_t offset)
+/*
+ * Host accesses are aligned and 32 bits wide, or 64 on a plain VGIC_REG_64
+ * register; an offset without a register is -ENXIO.
+ */
+static const struct vgic_reg *vgic_host_decode(const struct vgic_frame *frame, uint32_t offset,
+					       unsigned len)
 {
 	const struct vgic_reg *r;
 
-	if (offset & 3 || offset >= frame->size)
+	if (offset & (len - 1) || offset >= frame->size)
 		return NULL;
 	r = vgic_frame_find(frame, offset);
-	if (!r || offset + 4 > r->offset + r->len || (r->flags & VGIC_REG_NO_HOST))
+	if (!r || offset + len > r->offset + r->len || (r->flags & VGIC_REG_NO_HOST))
+		return NULL;
+	if (len == 8 && (r->bits_per_irq || !(r->flags & VGIC_REG_64)))
 		return NULL;
 	return r;
 }
 
-int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
-		   uint32_t *val)
+static int vgic_host_read_len(const struct vgic_frame *frame, const struct vgic_access *acc,
+			      uint32_t offset, unsigned len, uint64_t *val)
 {
-	const struct vgic_reg *r = vgic_host_decode(frame, offset);
+	const struct vgic_reg *r = vgic_host_decode(frame, offset, len);
 
 	if (!r)
 		return -ENXIO;
 	if (r->bits_per_irq)
-		*val = (uint32_t)vgic_bank_read(r, acc, offset, 4,
-						r->host_irq_read ? r->host_irq_read : r->irq_read);
+		*val = vgic_bank_read(r, acc, offset, len,
+				      r->host_irq_read ? r->host_irq_read : r->irq_read);
 	else
-		*val = (uint32_t)vgic_plain_read(r, acc, offset, 4,
-						 r->host_read ? r->host_read : r->read);
+		*val = vgic_plain_read(r, acc, offset, len, r->host_read ? r->host_read : r->read);
 	return 0;
 }
 
-int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
-		    uint32_t val)
+static int vgic_host_write_len(const struct vgic_frame *frame, const struct vgic_access *acc,
+			       uint32_t offset, unsigned len, uint64_t val)
 {
-	const struct vgic_reg *r = vgic_host_decode(frame, offset);
+	const struct vgic_reg *r = vgic_host_decode(frame, offset, len);
 	uint64_t full;
 	uint32_t reg;
 
@@ -291,9 +296,9 @@ int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *ac
 
 		if (!fn)
 			return 0;
-		return vgic_bank_write(r, acc, offset, 4, val, fn, r->host_irq_check);
+		return vgic_bank_write(r, acc, offset, len, val, fn, r->host_irq_check);
 	}
-	full = vgic_plain_merge(r, acc, offset, 4, val, &reg);
+	full = vgic_plain_merge(r, acc, offset, len, val, &reg);
 	if (r->host_write)
 		return r->host_write(acc, reg, full);
 	if (r->write) {
@@ -301,5 +306,34 @@ int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *ac
 		return 0;
 	}
 	/* A read-only register accepts its own value back (a restore) and nothing else. */
-	return vgic_plain_read(r, acc, offset, 4, r->read) == val ? 0 : -EINVAL;
+	return vgic_plain_read(r, acc, offset, len, r->read) == val ? 0 : -EINVAL;
+}
+
+int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
+		   uint32_t *val)
+{
+	uint64_t v = 0;
+	int ret = vgic_host_read_len(frame, acc, offset, 4, &v);
+
+	if (!ret)
+		*val = (uint32_t)v;
+	return ret;
+}
+
+int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
+		    uint32_t val)
+{
+	return vgic_host_write_len(frame, acc, offset, 4, val);
+}
+
+int vgic_host_read64(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
+		     uint64_t *val)
+{
+	return vgic_host_read_len(frame, acc, offset, 8, val);
+}
+
+int vgic_host_write64(const struct vgic_frame *frame, const struct vgic_access *acc,
+		      uint32_t offset, uint64_t val)
+{
+	return vgic_host_write_len(frame, acc, offset, 8, val);
 }

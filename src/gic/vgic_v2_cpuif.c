@@ -384,10 +384,7 @@ static uint64_t gich_read_hcr(const struct vgic_access *acc, uint32_t offset)
 static int gich_write_hcr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
 	(void)offset;
-	if (val & 0x07ffff00u)
-		return -EINVAL;
-	acc->vc->hcr = val;
-	return 0;
+	return vgic_cpuif_set_hcr(acc->vc, val);
 }
 
 /* ListRegs - 1, PREbits - 1 = 4, PRIbits - 1 = 4. */
@@ -399,26 +396,14 @@ static uint64_t gich_read_vtr(const struct vgic_access *acc, uint32_t offset)
 
 static uint64_t gich_read_vmcr(const struct vgic_access *acc, uint32_t offset)
 {
-	const struct vgic_cpu *vc = acc->vc;
-
 	(void)offset;
-	return (vc->ctlr & 0x1fu) | (((vc->ctlr >> 9) & 1u) << 9) | ((uint32_t)vc->abpr << 18) |
-	       ((uint32_t)vc->bpr << 21) | ((uint32_t)(vc->pmr >> 3) << 27);
+	return vgic_cpuif_vmcr(acc->vc);
 }
 
 static int gich_write_vmcr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
-	struct vgic_cpu *vc = acc->vc;
-	uint32_t abpr = (val >> 18) & 7, bpr = (val >> 21) & 7;
-
 	(void)offset;
-	if ((val & 0x0703fde0u) || bpr < GICC_MIN_BPR || abpr < GICC_MIN_ABPR)
-		return -EINVAL;
-	vc->ctlr = (val & 0x1fu) | (val & GICC_CTLR_EOIMODE);
-	vc->abpr = (uint8_t)abpr;
-	vc->bpr = (uint8_t)bpr;
-	vc->pmr = (uint8_t)((val >> 27) << 3);
-	return 0;
+	return vgic_cpuif_set_vmcr(acc->vc, val);
 }
 
 static uint64_t gich_read_misr(const struct vgic_access *acc, uint32_t offset)
@@ -453,20 +438,20 @@ static int gich_write_apr(const struct vgic_access *acc, uint32_t offset, uint64
 static uint64_t gich_read_lr(const struct vgic_access *acc, uint32_t offset)
 {
 	uint32_t n = (offset - GICH_LR0) / 4;
-	const struct vgic_lr *lr = &acc->vc->lr[n];
+	struct vgic_lr lr;
 
-	if (n >= acc->dist->nr_lrs || n >= acc->vc->used_lrs)
+	if (n >= acc->dist->nr_lrs)
 		return 0;
-	return lr->intid | ((uint32_t)lr->source << 10) | ((uint32_t)lr->eoi << 19) |
-	       ((uint32_t)(lr->priority >> 3) << 23) | ((uint32_t)lr->state << 28) |
-	       ((uint32_t)lr->group1 << 30);
+	lr = vgic_cpuif_lr(acc->vc, n);
+	return lr.intid | ((uint32_t)lr.source << 10) | ((uint32_t)lr.eoi << 19) |
+	       ((uint32_t)(lr.priority >> 3) << 23) | ((uint32_t)lr.state << 28) |
+	       ((uint32_t)lr.group1 << 30);
 }
 
 static int gich_write_lr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
-	struct vgic_cpu *vc = acc->vc;
 	uint32_t n = (offset - GICH_LR0) / 4, intid = val & 0x3ff;
-	struct vgic_lr *lr;
+	struct vgic_lr lr;
 
 	if (n >= acc->dist->nr_lrs)
 		return val ? -EINVAL : 0;
@@ -474,19 +459,15 @@ static int gich_write_lr(const struct vgic_access *acc, uint32_t offset, uint64_
 	if ((val & (1u << 31)) || (val & 0x00760000u) || intid >= acc->dist->nr_irqs ||
 	    (intid >= VGIC_NR_SGIS && (val & 0x1c00u)))
 		return -EINVAL;
-	lr = &vc->lr[n];
-	if (n >= vc->used_lrs) {
-		for (uint32_t i = vc->used_lrs; i < n; i++)
-			vc->lr[i] = (struct vgic_lr){ 0 };
-		vc->used_lrs = n + 1;
-		lr->flushed = (uint8_t)((val >> 28) & 3);
-	}
-	lr->intid = intid;
-	lr->source = (uint8_t)((val >> 10) & 7);
-	lr->eoi = (val >> 19) & 1;
-	lr->priority = (uint8_t)(((val >> 23) & 0x1f) << 3);
-	lr->state = (uint8_t)((val >> 28) & 3);
-	lr->group1 = (val >> 30) & 1;
+	lr = (struct vgic_lr){
+		.intid = intid,
+		.source = (uint8_t)((val >> 10) & 7),
+		.eoi = (val >> 19) & 1,
+		.priority = (uint8_t)(((val >> 23) & 0x1f) << 3),
+		.state = (uint8_t)((val >> 28) & 3),
+		.group1 = (val >> 30) & 1,
+	};
+	vgic_cpuif_set_lr(acc->vc, n, &lr);
 	return 0;
 }
 

@@ -147,31 +147,14 @@ static void icc_write_bpr1(const struct vgic_access *acc, uint32_t offset, uint6
 }
 
 /* AP0R0/AP1R0: the active priorities set by Group 0 and Group 1 acknowledges. */
-static uint64_t icc_read_ap0r0(const struct vgic_access *acc, uint32_t offset)
+static uint64_t icc_read_apr(const struct vgic_access *acc, uint32_t offset)
 {
-	(void)offset;
-	return acc->vc->apr & ~acc->vc->apr_g1;
+	return vgic_cpuif_apr(acc->vc, offset == ICC_AP1R0_EL1);
 }
 
-static void icc_write_ap0r0(const struct vgic_access *acc, uint32_t offset, uint64_t val)
+static void icc_write_apr(const struct vgic_access *acc, uint32_t offset, uint64_t val)
 {
-	(void)offset;
-	acc->vc->apr = ((uint32_t)val & ~acc->vc->apr_g1) | acc->vc->apr_g1;
-}
-
-static uint64_t icc_read_ap1r0(const struct vgic_access *acc, uint32_t offset)
-{
-	(void)offset;
-	return acc->vc->apr_g1;
-}
-
-static void icc_write_ap1r0(const struct vgic_access *acc, uint32_t offset, uint64_t val)
-{
-	uint32_t g0 = acc->vc->apr & ~acc->vc->apr_g1;
-
-	(void)offset;
-	acc->vc->apr_g1 = (uint32_t)val & ~g0;
-	acc->vc->apr = g0 | acc->vc->apr_g1;
+	vgic_cpuif_set_apr(acc->vc, offset == ICC_AP1R0_EL1, (uint32_t)val);
 }
 
 static uint64_t icc_read_ctlr(const struct vgic_access *acc, uint32_t offset)
@@ -291,10 +274,10 @@ static const struct vgic_reg icc_regs[] = {
 	ACTION(ICC_EOIR0_EL1, .write = icc_write_eoir),
 	ACTION(ICC_HPPIR0_EL1, .read = icc_read_hppir0),
 	REG(ICC_BPR0_EL1, .read = icc_read_bpr0, .write = icc_write_bpr0),
-	REG(ICC_AP0R0_EL1, .read = icc_read_ap0r0, .write = icc_write_ap0r0),
+	REG(ICC_AP0R0_EL1, .read = icc_read_apr, .write = icc_write_apr),
 	/* AP0R1-3, AP1R1-3: 32 group priorities fit in the first register (RAZ/WI). */
 	{ .offset = ICC_AP0R0_EL1 + 8, .len = 24, .widths = VGIC_W64, .flags = VGIC_REG_64 },
-	REG(ICC_AP1R0_EL1, .read = icc_read_ap1r0, .write = icc_write_ap1r0),
+	REG(ICC_AP1R0_EL1, .read = icc_read_apr, .write = icc_write_apr),
 	{ .offset = ICC_AP1R0_EL1 + 8, .len = 24, .widths = VGIC_W64, .flags = VGIC_REG_64 },
 	ACTION(ICC_DIR_EL1, .write = icc_write_dir),
 	ACTION(ICC_RPR_EL1, .read = icc_read_rpr),
