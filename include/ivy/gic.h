@@ -209,6 +209,9 @@ uint32_t ivy_vcpu_irq_lines(struct ivy_vcpu *vcpu);
  * the GICH frame offset (GICH_HCR 0x0 ... GICH_LRn 0x100 + 4n).
  * Errors: -ENODEV (no GICv2 or not initialised), -ENXIO (no such register),
  * -EINVAL (a value the model cannot hold, e.g. an INTID beyond the GIC).
+ * Call it on the vCPU's own thread, between ivy_vcpu_flush() and ivy_vcpu_sync()
+ * (list registers written outside that window are replaced by the next flush);
+ * the same holds for ivy_vgic_v3_ich_read/write below.
  */
 IVY_MUST_CHECK int ivy_vgic_v2_gich_read(struct ivy_vcpu *vcpu, uint32_t offset, uint32_t *val);
 IVY_MUST_CHECK int ivy_vgic_v2_gich_write(struct ivy_vcpu *vcpu, uint32_t offset, uint32_t val);
