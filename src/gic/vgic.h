@@ -381,6 +381,7 @@ void vgic_v3_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
 const struct vgic_frame *vgic_v3_redist_frame(uint32_t *offset);
 /* The MMIO bracket of KVM's exits: a loaded vCPU's LRs are folded back around an access. */
 bool vgic_mmio_enter(struct vgic_cpu *vc);
+bool vgic_mmio_enter_read(struct vgic_cpu *vc);
 void vgic_mmio_leave(struct vgic_cpu *vc, bool loaded);
 extern const struct ivy_mmio_ops vgic_v2_dist_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops;

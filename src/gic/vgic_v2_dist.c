@@ -342,7 +342,7 @@ static uint64_t dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t off
 
 	if (!acc.vc)
 		return 0;
-	loaded = vgic_mmio_enter(acc.vc);
+	loaded = vgic_mmio_enter_read(acc.vc);
 	val = vgic_mmio_read(&vgic_v2_dist_frame, &acc, offset, len);
 	vgic_mmio_leave(acc.vc, loaded);
 	return val;

@@ -233,7 +233,7 @@ static uint64_t v3_dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t 
 
 	if (!vc)
 		return 0;
-	loaded = vgic_mmio_enter(vc);
+	loaded = vgic_mmio_enter_read(vc);
 	val = vgic_mmio_read(&vgic_v3_dist_frame, &acc, offset, len);
 	vgic_mmio_leave(vc, loaded);
 	return val;
