@@ -4,7 +4,7 @@
 #   scripts/deps.sh bench   what the benchmarks compare against as well
 set -eu
 pkgs="gcc make pkg-config clang libclang-rt-14-dev llvm libcmocka-dev clang-format git
-	libunicorn-dev libfdt-dev gcc-aarch64-linux-gnu"
+	libunicorn-dev libfdt-dev gcc-aarch64-linux-gnu python3"
 [ "${1:-build}" = bench ] && pkgs="$pkgs qemu-system-arm"
 
 missing=""
