@@ -251,6 +251,25 @@ static void hook_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint6
 	cpu_mmio(w->cpu, w->base + offset, size, true, &value);
 }
 
+/*
+ * An exception raised by the first instruction of the very vector entry it
+ * would be taken to can never make progress: the guest would fault at the same
+ * place forever (vectors in unbacked or non-executable space). Hardware would
+ * spin; ivy ends the run as a guest that crashed.
+ */
+static bool cpu_exception_recurs(struct vmm_cpu *cpu)
+{
+	uint64_t pc = 0, pstate = 0, vbar = 0;
+
+	uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
+	uc_reg_read(cpu->uc, UC_ARM64_REG_PSTATE, &pstate);
+	if (((pstate >> 2) & 3) != 1)
+		return false;
+	uc_reg_read(cpu->uc, UC_ARM64_REG_VBAR_EL1, &vbar);
+	/* Current EL with SP_EL0 (PSTATE.SP = 0) or SP_EL1. */
+	return pc == vbar + ((pstate & 1) ? 0x200 : 0x000);
+}
+
 static void hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
 {
 	struct vmm_cpu *cpu = opaque;
@@ -264,6 +283,18 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
 		break;
 	default:
 		/* SVC, aborts, undefined instructions, BRK: the guest's own vectors take them. */
+		if (cpu_exception_recurs(cpu)) {
+			uint64_t pc = 0;
+
+			uc_reg_read(uc, UC_ARM64_REG_PC, &pc);
+			vmm_request_exit(cpu->vmm, VMM_EXIT_GUEST_EXCEPTION,
+					 "vCPU %u: exception %u at PC 0x%" PRIx64
+					 " cannot be taken: its own vector faults",
+					 cpu->index, intno, pc);
+			cpu->stop = CPU_STOP_EXIT;
+			uc_emu_stop(uc);
+			break;
+		}
 		uci_take_exception(&cpu->uci);
 		break;
 	}
@@ -342,12 +373,72 @@ static uint32_t hook_sys(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg 
 /* ------------------------------------------------------------------------------------ */
 /* Creation.                                                                            */
 
-/* Address windows that are not RAM: every access goes to ivy_vcpu_mmio. */
-static const struct {
-	uint64_t base, size;
-} cpu_mmio_windows[] = {
-	{ 0x00000000ull, BOARD_RAM_BASE },
-};
+/*
+ * The physical map below RAM and from the end of RAM up to 64 GiB is device
+ * space: every access goes to ivy_vcpu_mmio, so unclaimed addresses reach the
+ * default client. Above it nothing exists physically, but with the MMU on this
+ * engine checks each *virtual* address against the physical map before it
+ * translates it: a kernel-half or high user address must fall in some region
+ * or the access faults in the engine itself. So the rest of the 64-bit space is
+ * covered by do-nothing regions, and every region is executable; accesses then
+ * take the normal page walk to the right physical page.
+ */
+#define CPU_DEVICE_TOP (64ull << 30)
+
+static uint64_t hook_nothing_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
+{
+	(void)uc;
+	(void)offset;
+	(void)size;
+	(void)opaque;
+	return 0;
+}
+
+static void hook_nothing_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value,
+			       void *opaque)
+{
+	(void)uc;
+	(void)offset;
+	(void)size;
+	(void)value;
+	(void)opaque;
+}
+
+static int cpu_map_device(struct vmm_cpu *cpu, uint64_t base, uint64_t size)
+{
+	struct mmio_window *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	w->cpu = cpu;
+	w->base = base;
+	if (uc_mmio_map(cpu->uc, base, size, hook_mmio_read, w, hook_mmio_write, w) != UC_ERR_OK) {
+		free(w);
+		return -ENOMEM;
+	}
+	cpu->windows[cpu->nr_windows++] = w;
+	return uc_mem_protect(cpu->uc, base, size, UC_PROT_ALL) == UC_ERR_OK ? 0 : -EIO;
+}
+
+/* [base, last] inclusive, so that the top of the address space can be named. */
+static int cpu_map_nothing(struct vmm_cpu *cpu, uint64_t base, uint64_t last)
+{
+	/* The engine takes region sizes as 64-bit values: split below 2^63. */
+	while (base <= last) {
+		uint64_t size = last - base + 1;
+
+		if (size == 0 || size > (1ull << 62))
+			size = 1ull << 62;
+		if (uc_mmio_map(cpu->uc, base, size, hook_nothing_read, NULL, hook_nothing_write,
+				NULL) != UC_ERR_OK ||
+		    uc_mem_protect(cpu->uc, base, size, UC_PROT_ALL) != UC_ERR_OK)
+			return -ENOMEM;
+		if (base + size - 1 == last)
+			break;
+		base += size;
+	}
+	return 0;
+}
 
 static int cpu_map(struct vmm_cpu *cpu)
 {
@@ -357,34 +448,16 @@ static int cpu_map(struct vmm_cpu *cpu)
 
 	if (uc_mem_map_ptr(uc, BOARD_RAM_BASE, vmm->ram_size, UC_PROT_ALL, vmm->ram) != UC_ERR_OK)
 		return -ENOMEM;
-	for (unsigned i = 0; i < ARRAY_LEN(cpu_mmio_windows); i++) {
-		struct mmio_window *w = calloc(1, sizeof(*w));
+	uint64_t ram_end = BOARD_RAM_BASE + vmm->ram_size;
+	int err = cpu_map_device(cpu, 0, BOARD_RAM_BASE);
 
-		if (!w)
-			return -ENOMEM;
-		w->cpu = cpu;
-		w->base = cpu_mmio_windows[i].base;
-		if (uc_mmio_map(uc, w->base, cpu_mmio_windows[i].size, hook_mmio_read, w,
-				hook_mmio_write, w) != UC_ERR_OK) {
-			free(w);
-			return -ENOMEM;
-		}
-	}
-	/* Above RAM, up to 64 GiB: also device space (PCI windows live there on virt). */
-	uint64_t above = BOARD_RAM_BASE + vmm->ram_size;
-	if (above < (64ull << 30)) {
-		struct mmio_window *w = calloc(1, sizeof(*w));
-
-		if (!w)
-			return -ENOMEM;
-		w->cpu = cpu;
-		w->base = above;
-		if (uc_mmio_map(uc, above, (64ull << 30) - above, hook_mmio_read, w,
-				hook_mmio_write, w) != UC_ERR_OK) {
-			free(w);
-			return -ENOMEM;
-		}
-	}
+	if (!err && ram_end < CPU_DEVICE_TOP)
+		err = cpu_map_device(cpu, ram_end, CPU_DEVICE_TOP - ram_end);
+	if (!err)
+		err = cpu_map_nothing(cpu, ram_end > CPU_DEVICE_TOP ? ram_end : CPU_DEVICE_TOP,
+				      UINT64_MAX);
+	if (err)
+		return err;
 	if (uc_hook_add(uc, &h, UC_HOOK_BLOCK, hook_block, cpu, 1, 0) != UC_ERR_OK ||
 	    uc_hook_add(uc, &h, UC_HOOK_INTR, hook_intr, cpu, 1, 0) != UC_ERR_OK ||
 	    uc_hook_add(uc, &h, UC_HOOK_INSN, hook_mrs, cpu, 1, 0, UC_ARM64_INS_MRS) != UC_ERR_OK ||
@@ -453,6 +526,9 @@ void cpu_destroy(struct vmm_cpu *cpu)
 	if (cpu->uc)
 		uc_close(cpu->uc);
 	cpu->uc = NULL;
+	for (unsigned i = 0; i < cpu->nr_windows; i++)
+		free(cpu->windows[i]);
+	cpu->nr_windows = 0;
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -127,7 +127,8 @@ static int fdt_node_cpus(struct vmm *vmm, void *fdt)
 	FDT_TRY(fdt_property_cell(fdt, "#address-cells", 1));
 	FDT_TRY(fdt_property_cell(fdt, "#size-cells", 0));
 	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
-		uint32_t reg = (uint32_t)(vmm->cpus[i].mpidr & 0xffffff);
+		/* From the library: the DT is written before the engines exist. */
+		uint32_t reg = (uint32_t)(ivy_vcpu_mpidr(ivy_vm_vcpu(vmm->vm, i)) & 0xffffff);
 
 		snprintf(name, sizeof(name), "cpu@%x", reg);
 		FDT_TRY(fdt_begin_node(fdt, name));

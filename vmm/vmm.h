@@ -67,6 +67,8 @@ enum vmm_exit {
 	VMM_EXIT_GUEST_EXCEPTION = 125 /* the guest stopped on an exception it could not take */
 };
 
+struct mmio_window;
+
 struct vmm_opts {
 	unsigned smp;
 	uint64_t ram_size;
@@ -116,6 +118,9 @@ struct vmm_cpu {
 
 	/* Set by any thread; consumed by this vCPU's thread (block hook, WFI wait). */
 	atomic_bool kick;
+	/* The engine's device windows (freed with the engine). */
+	struct mmio_window *windows[2];
+	unsigned nr_windows;
 	atomic_bool need_tb_flush;
 	atomic_bool need_tlb_flush;
 

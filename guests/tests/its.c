@@ -45,6 +45,18 @@ static void settle(void)
 	udelay(5000);
 }
 
+/*
+ * Delivery to another vCPU needs that vCPU's host thread to run, which a busy
+ * host may delay well past settle(): wait up to a second for the expected
+ * count, then settle so that a duplicate would still be seen.
+ */
+static void settle_until(volatile unsigned *count, unsigned want)
+{
+	for (unsigned i = 0; i < 1000 && *count < want; i++)
+		udelay(1000);
+	settle();
+}
+
 void guest_main(void)
 {
 	gic_dist_init();
@@ -93,7 +105,7 @@ void guest_main(void)
 	/* MOVI to collection 1: the next INT lands on vCPU 1. */
 	its_movi(DEV_GUEST, 0, 1);
 	its_int(DEV_GUEST, 0);
-	settle();
+	settle_until(&lpi_count[1][0], 1);
 	check(lpi_count[1][0] == 1 && lpi_count[0][0] == 2,
 	      "after MOVI the LPI goes to vCPU 1 (%u %u)", lpi_count[0][0], lpi_count[1][0]);
 
