@@ -559,6 +559,8 @@ static void cpu_wait_for_interrupt(struct vmm_cpu *cpu)
 	uint64_t t0 = vmm_now_ns();
 
 	atomic_fetch_add_explicit(&cpu->wfis, 1, memory_order_relaxed);
+	/* An idle guest may be waiting for an answer to what it printed last. */
+	pl011_flush(cpu->vmm);
 	for (;;) {
 		atomic_store_explicit(&cpu->kick, false, memory_order_release);
 		cpu_update_lines(cpu, true);

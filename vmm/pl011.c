@@ -5,6 +5,11 @@
  * stdin (a reader thread), and the interrupt (SPI 1, INTID 33) is the OR of the
  * unmasked raw interrupt bits. FIFOs are modelled as always draining: the
  * transmit FIFO is never full and TXRIS is set whenever it may take data.
+ * Nothing typed is lost: the reader waits while the receive FIFO is full.
+ *
+ * A terminal on stdin is put in raw mode for the run (restored at exit), so
+ * keys such as Ctrl-C reach the guest; Ctrl-A x ends the run and Ctrl-A Ctrl-A
+ * sends a Ctrl-A, as under QEMU -nographic.
  *
  * Also here: the board's test-exit register, a second client.
  */
@@ -16,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 /* Register map (offsets in the 4 KiB frame). */
@@ -47,6 +53,8 @@
 
 #define RX_FIFO 32
 
+#define CTRL_A 0x01
+
 /* PrimeCell identification: PL011 r1p5, then the PrimeCell ID. */
 static const uint8_t pl011_id[8] = { 0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
 
@@ -58,7 +66,11 @@ struct pl011 {
 	uint32_t cr, lcr_h, ibrd, fbrd, ifls, imsc, ris, dmacr, ilpr;
 	uint8_t rx[RX_FIFO];
 	unsigned rx_head, rx_count;
+	pthread_cond_t rx_space; /* signalled when the guest reads a character */
+	bool tx_pending;	 /* written to stdout but not flushed */
+	bool tx_tty;		 /* stdout is a terminal: flush every character */
 	bool line;
+	bool raw_tty; /* stdin is a terminal in raw mode: Ctrl-A escapes */
 	pthread_t reader;
 	bool reader_started;
 };
@@ -84,6 +96,7 @@ static uint32_t pl011_read_locked(struct pl011 *u, uint64_t off)
 			v = u->rx[u->rx_head];
 			u->rx_head = (u->rx_head + 1) % RX_FIFO;
 			u->rx_count--;
+			pthread_cond_signal(&u->rx_space);
 		}
 		if (!u->rx_count)
 			u->ris &= ~(INT_RX | INT_RT);
@@ -115,8 +128,11 @@ static void pl011_write_locked(struct pl011 *u, uint64_t off, uint32_t v)
 	case UARTDR: {
 		char c = (char)v;
 
-		if (fwrite(&c, 1, 1, stdout) != 1 || c == '\n')
+		/* A pipe is flushed per line and whenever a vCPU goes idle (pl011_flush). */
+		if (fwrite(&c, 1, 1, stdout) != 1 || c == '\n' || u->tx_tty)
 			fflush(stdout);
+		else
+			u->tx_pending = true;
 		u->ris |= INT_TX;
 		break;
 	}
@@ -154,9 +170,24 @@ static int pl011_handle(void *opaque, struct ivy_ioreq *req)
 	return 0;
 }
 
+static void pl011_receive(struct pl011 *u, uint8_t c)
+{
+	pthread_mutex_lock(&u->lock);
+	while (u->rx_count == RX_FIFO && !vmm_exiting(u->vmm))
+		pthread_cond_wait(&u->rx_space, &u->lock);
+	if (u->rx_count < RX_FIFO) {
+		u->rx[(u->rx_head + u->rx_count) % RX_FIFO] = c;
+		u->rx_count++;
+	}
+	u->ris |= INT_RX | INT_RT;
+	pl011_update_locked(u);
+	pthread_mutex_unlock(&u->lock);
+}
+
 static void *pl011_reader(void *arg)
 {
 	struct pl011 *u = arg;
+	bool escape = false;
 	char buf[64];
 
 	for (;;) {
@@ -165,17 +196,63 @@ static void *pl011_reader(void *arg)
 		if (n <= 0)
 			return NULL;
 		for (ssize_t i = 0; i < n; i++) {
-			/* A full FIFO drops characters, as an overrun would. */
-			pthread_mutex_lock(&u->lock);
-			if (u->rx_count < RX_FIFO) {
-				u->rx[(u->rx_head + u->rx_count) % RX_FIFO] = (uint8_t)buf[i];
-				u->rx_count++;
+			uint8_t c = (uint8_t)buf[i];
+
+			if (u->raw_tty && escape) {
+				escape = false;
+				if (c == 'x') {
+					vmm_request_exit(u->vmm, VMM_EXIT_OK,
+							 "terminated from the console (Ctrl-A x)");
+					return NULL;
+				}
+				if (c != CTRL_A)
+					continue;
+			} else if (u->raw_tty && c == CTRL_A) {
+				escape = true;
+				continue;
 			}
-			u->ris |= INT_RX | INT_RT;
-			pl011_update_locked(u);
-			pthread_mutex_unlock(&u->lock);
+			pl011_receive(u, c);
 		}
 	}
+}
+
+static struct termios pl011_saved_tty;
+
+static void pl011_restore_tty(void)
+{
+	tcsetattr(STDIN_FILENO, TCSANOW, &pl011_saved_tty);
+}
+
+/* Raw input: characters as typed, no echo, signals keys go to the guest. */
+static bool pl011_make_raw(void)
+{
+	struct termios t;
+
+	if (tcgetattr(STDIN_FILENO, &pl011_saved_tty))
+		return false;
+	t = pl011_saved_tty;
+	t.c_iflag &= ~(tcflag_t)(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON);
+	t.c_lflag &= ~(tcflag_t)(ECHO | ECHONL | ICANON | ISIG | IEXTEN);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t))
+		return false;
+	atexit(pl011_restore_tty);
+	return true;
+}
+
+void pl011_flush(struct vmm *vmm)
+{
+	struct pl011 *u = vmm->uart;
+
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	if (u->tx_pending) {
+		u->tx_pending = false;
+		fflush(stdout);
+	}
+	pthread_mutex_unlock(&u->lock);
 }
 
 static const struct ivy_ioreq_client_ops pl011_ops = { .handle = pl011_handle };
@@ -206,6 +283,8 @@ int pl011_create(struct vmm *vmm)
 	u->cr = 0x300; /* TXE | RXE, the reset value */
 	u->ifls = 0x12;
 	pthread_mutex_init(&u->lock, NULL);
+	pthread_cond_init(&u->rx_space, NULL);
+	u->tx_tty = isatty(STDOUT_FILENO);
 	struct ivy_ioreq_client_config cfg = { .name = "pl011", .ops = &pl011_ops, .opaque = u };
 	err = ivy_ioreq_client_create(vmm->vm, &cfg, &u->client);
 	if (err)
@@ -232,6 +311,7 @@ int pl011_create(struct vmm *vmm)
 	struct stat st;
 	if (isatty(STDIN_FILENO) ||
 	    (!fstat(STDIN_FILENO, &st) && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))) {
+		u->raw_tty = isatty(STDIN_FILENO) && pl011_make_raw();
 		if (!pthread_create(&u->reader, NULL, pl011_reader, u)) {
 			pthread_detach(u->reader);
 			u->reader_started = true;
@@ -243,6 +323,7 @@ err_range:
 	if (ivy_ioreq_client_destroy(u->client))
 		return err;
 err_client:
+	pthread_cond_destroy(&u->rx_space);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
 	return err;
@@ -250,7 +331,14 @@ err_client:
 
 void pl011_destroy(struct vmm *vmm)
 {
+	struct pl011 *u = vmm->uart;
+
 	fflush(stdout);
+	/* A reader waiting for FIFO space gives up once the VM is exiting. */
+	if (u) {
+		pthread_mutex_lock(&u->lock);
+		pthread_cond_broadcast(&u->rx_space);
+		pthread_mutex_unlock(&u->lock);
+	}
 	/* The client goes with the VM; the reader thread may still hold the state. */
-	(void)vmm;
 }

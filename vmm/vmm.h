@@ -246,6 +246,8 @@ bool gic_sysreg(struct vmm_cpu *cpu, const uc_arm64_cp_reg *r, bool is_read, uin
 /* pl011.c */
 int pl011_create(struct vmm *vmm);
 void pl011_destroy(struct vmm *vmm);
+/* Flushes console output the guest wrote without a newline (a prompt). */
+void pl011_flush(struct vmm *vmm);
 
 /* testdev.c */
 int testdev_create(struct vmm *vmm);
