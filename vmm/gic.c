@@ -80,6 +80,26 @@ int gic_init(struct vmm *vmm)
 	return gic_set_u64(vmm->gic, IVY_VGIC_GRP_CTRL, IVY_VGIC_CTRL_INIT, 0);
 }
 
+/*
+ * KVM has no reset for a vGIC either: a VMM writes every register back. Here
+ * the devices are simply replaced; the library waits for injections in flight
+ * (irqfds, MSIs) before it frees the old ones.
+ */
+int gic_reset(struct vmm *vmm)
+{
+	int err = 0;
+
+	if (vmm->its)
+		err = ivy_device_destroy(vmm->its);
+	vmm->its = NULL;
+	if (!err)
+		err = ivy_device_destroy(vmm->gic);
+	vmm->gic = NULL;
+	if (!err)
+		err = gic_create(vmm);
+	return err ? err : gic_init(vmm);
+}
+
 void gic_set_ppi(struct vmm_cpu *cpu, uint32_t intid, bool level)
 {
 	int err = ivy_irq_line(cpu->vmm->vm, intid, cpu->index, level);

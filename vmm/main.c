@@ -38,8 +38,12 @@ static const char usage_text[] =
 	"                        Unix socket; they claim addresses and raise interrupts\n"
 	"  --help                this text\n"
 	"\n"
+	"  -no-reboot            a guest reset (PSCI SYSTEM_RESET) ends the run instead of\n"
+	"                        restarting the board\n"
+	"\n"
 	"Exit status: the value the guest wrote to the test-exit register, 0 after PSCI\n"
-	"SYSTEM_OFF or SYSTEM_RESET, 124 on --timeout, 125 on an unhandled guest exception,\n"
+	"SYSTEM_OFF (or SYSTEM_RESET with -no-reboot), 124 on --timeout, 125 on an unhandled guest "
+	"exception,\n"
 	"64 for bad options or files, 70 for an internal VMM error.\n";
 
 static struct vmm the_vmm;
@@ -69,6 +73,15 @@ uint64_t vmm_counter_to_ns(const struct vmm *vmm, uint64_t cnt)
 bool vmm_exiting(const struct vmm *vmm)
 {
 	return atomic_load_explicit(&vmm->exiting, memory_order_acquire);
+}
+
+void vmm_request_reset(struct vmm *vmm, const char *why)
+{
+	pthread_mutex_lock(&vmm->exit_lock);
+	if (!vmm_exiting(vmm))
+		atomic_store_explicit(&vmm->resetting, true, memory_order_relaxed);
+	pthread_mutex_unlock(&vmm->exit_lock);
+	vmm_request_exit(vmm, VMM_EXIT_OK, "guest reset (%s)", why);
 }
 
 void vmm_request_exit(struct vmm *vmm, int status, const char *fmt, ...)
@@ -255,6 +268,8 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 			int err = parse_machine(o, v);
 			if (err)
 				return err;
+		} else if (!strcmp(a, "-no-reboot")) {
+			o->no_reboot = true;
 		} else if (!strcmp(a, "--stats")) {
 			o->stats = true;
 		} else if (!strcmp(a, "--trace")) {
@@ -354,8 +369,59 @@ static int board_create(struct vmm *vmm)
 	return 0;
 }
 
+/*
+ * A board reset, between two runs of the vCPU threads: fresh GIC and ITS, the
+ * devices' registers at their reset values, the images loaded again (the guest
+ * may have overwritten them), the boot vCPU at the entry point and the others
+ * off. Guest RAM is otherwise kept, as on QEMU's virt.
+ */
+static int board_reset(struct vmm *vmm)
+{
+	int err;
+
+	vmm->resets++;
+	err = gic_reset(vmm);
+	if (err) {
+		fprintf(stderr, "ivy: cannot reset the GIC: %s\n", ivy_strerror(err));
+		return VMM_EXIT_VMM_ERROR;
+	}
+	pl011_reset(vmm);
+	if (loader_load(vmm))
+		return VMM_EXIT_USAGE;
+	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
+		struct vmm_cpu *cpu = &vmm->cpus[i];
+
+		cpu->power = i == 0 ? CPU_ON : CPU_OFF;
+		cpu->reset_pending = i == 0;
+		cpu->reset_entry = vmm->entry;
+		cpu->reset_ctx = vmm->dtb_gpa;
+		/* The images were written behind the engines' backs. */
+		atomic_store(&cpu->need_tb_flush, true);
+		atomic_store(&cpu->need_tlb_flush, true);
+	}
+	atomic_store(&vmm->resetting, false);
+	atomic_store(&vmm->exiting, false);
+	return 0;
+}
+
+/* Runs the vCPU threads until the VM ends or --timeout passes; false on timeout. */
+static bool run_until_exit(struct vmm *vmm, const struct timespec *deadline)
+{
+	pthread_mutex_lock(&vmm->exit_lock);
+	while (!vmm_exiting(vmm)) {
+		if (!deadline)
+			pthread_cond_wait(&vmm->exit_cond, &vmm->exit_lock);
+		else if (pthread_cond_timedwait(&vmm->exit_cond, &vmm->exit_lock, deadline) ==
+			 ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&vmm->exit_lock);
+	return vmm_exiting(vmm);
+}
+
 static int run(struct vmm *vmm)
 {
+	struct timespec deadline;
 	int err;
 
 	vmm->boot_ns = vmm_now_ns();
@@ -374,37 +440,33 @@ static int run(struct vmm *vmm)
 		fprintf(stderr, "ivy: cannot initialise the GIC: %s\n", ivy_strerror(err));
 		return VMM_EXIT_VMM_ERROR;
 	}
-	err = cpu_start_threads(vmm);
-	if (err) {
-		vmm_request_exit(vmm, VMM_EXIT_VMM_ERROR, "cannot start vCPU threads");
-	} else {
-		pthread_mutex_lock(&vmm->exit_lock);
-		if (vmm->opts.timeout_s > 0) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			uint64_t ns = (uint64_t)(vmm->opts.timeout_s * 1e9);
-			ts.tv_sec += (time_t)(ns / 1000000000ull);
-			ts.tv_nsec += (long)(ns % 1000000000ull);
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
-			while (!vmm_exiting(vmm)) {
-				if (pthread_cond_timedwait(&vmm->exit_cond, &vmm->exit_lock, &ts) ==
-				    ETIMEDOUT)
-					break;
-			}
-		} else {
-			while (!vmm_exiting(vmm))
-				pthread_cond_wait(&vmm->exit_cond, &vmm->exit_lock);
+	if (vmm->opts.timeout_s > 0) {
+		uint64_t ns = (uint64_t)(vmm->opts.timeout_s * 1e9);
+
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += (time_t)(ns / 1000000000ull);
+		deadline.tv_nsec += (long)(ns % 1000000000ull);
+		if (deadline.tv_nsec >= 1000000000L) {
+			deadline.tv_sec++;
+			deadline.tv_nsec -= 1000000000L;
 		}
-		pthread_mutex_unlock(&vmm->exit_lock);
-		if (!vmm_exiting(vmm))
+	}
+	for (;;) {
+		err = cpu_start_threads(vmm);
+		if (err)
+			vmm_request_exit(vmm, VMM_EXIT_VMM_ERROR, "cannot start vCPU threads");
+		else if (!run_until_exit(vmm, vmm->opts.timeout_s > 0 ? &deadline : NULL))
 			vmm_request_exit(vmm, VMM_EXIT_TIMEOUT,
 					 "guest still running after --timeout %gs",
 					 vmm->opts.timeout_s);
+		cpu_join_threads(vmm);
+		if (!atomic_load(&vmm->resetting))
+			break;
+		fflush(stdout);
+		err = board_reset(vmm);
+		if (err)
+			return err;
 	}
-	cpu_join_threads(vmm);
 	fflush(stdout);
 	return atomic_load(&vmm->exit_status);
 }
@@ -451,7 +513,7 @@ int main(int argc, char **argv)
 		return VMM_EXIT_VMM_ERROR;
 	}
 	status = run(vmm);
-	if (status != 0 || getenv("IVY_VERBOSE"))
+	if (vmm->exit_why[0] && (status != 0 || getenv("IVY_VERBOSE")))
 		fprintf(stderr, "ivy: %s (exit status %d)\n", vmm->exit_why, status);
 	if (vmm->opts.stats)
 		stats_print(vmm, stdout);

@@ -241,6 +241,21 @@ static bool pl011_make_raw(void)
 	return true;
 }
 
+void pl011_reset(struct vmm *vmm)
+{
+	struct pl011 *u = vmm->uart;
+
+	pthread_mutex_lock(&u->lock);
+	u->cr = 0x300; /* TXE | RXE */
+	u->ifls = 0x12;
+	u->lcr_h = u->ibrd = u->fbrd = u->imsc = u->ris = u->dmacr = u->ilpr = 0;
+	/* What was typed but not read stays: the guest will read it after the reset. */
+	if (u->rx_count)
+		u->ris |= INT_RX;
+	u->line = false; /* the new GIC starts with the line low */
+	pthread_mutex_unlock(&u->lock);
+}
+
 void pl011_flush(struct vmm *vmm)
 {
 	struct pl011 *u = vmm->uart;
@@ -280,10 +295,10 @@ int pl011_create(struct vmm *vmm)
 	if (!u)
 		return -ENOMEM;
 	u->vmm = vmm;
-	u->cr = 0x300; /* TXE | RXE, the reset value */
-	u->ifls = 0x12;
+	vmm->uart = u;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->rx_space, NULL);
+	pl011_reset(vmm);
 	u->tx_tty = isatty(STDOUT_FILENO);
 	struct ivy_ioreq_client_config cfg = { .name = "pl011", .ops = &pl011_ops, .opaque = u };
 	err = ivy_ioreq_client_create(vmm->vm, &cfg, &u->client);
@@ -293,7 +308,6 @@ int pl011_create(struct vmm *vmm)
 					 BOARD_UART_BASE + BOARD_UART_SIZE - 1);
 	if (err)
 		goto err_range;
-	vmm->uart = u;
 	stats_name_client(ivy_ioreq_client_id(u->client), "pl011");
 
 	struct ivy_ioreq_client_config ecfg = { .name = "test-exit",
@@ -325,6 +339,7 @@ err_range:
 err_client:
 	pthread_cond_destroy(&u->rx_space);
 	pthread_mutex_destroy(&u->lock);
+	vmm->uart = NULL;
 	free(u);
 	return err;
 }

@@ -146,10 +146,12 @@ bool psci_call(struct vmm_cpu *cpu)
 		stop = true;
 		break;
 	case PSCI_SYSTEM_RESET:
-		/* Like QEMU's -no-reboot: a reset request ends the run cleanly. */
-		vmm_request_exit(cpu->vmm, VMM_EXIT_OK,
-				 "guest requested a reset (PSCI SYSTEM_RESET on vCPU %u)",
-				 cpu->index);
+		if (cpu->vmm->opts.no_reboot)
+			vmm_request_exit(cpu->vmm, VMM_EXIT_OK,
+					 "guest requested a reset (PSCI SYSTEM_RESET on vCPU %u)",
+					 cpu->index);
+		else
+			vmm_request_reset(cpu->vmm, "PSCI SYSTEM_RESET");
 		cpu->stop = CPU_STOP_EXIT;
 		stop = true;
 		break;

@@ -82,6 +82,7 @@ struct vmm_opts {
 	double timeout_s;	   /* 0: none */
 	bool demo;		   /* the built-in demo guest: prints the story header */
 	const char *device_socket; /* serve out-of-process device clients here */
+	bool no_reboot;		   /* a guest reset ends the run, as QEMU -no-reboot */
 };
 
 enum cpu_power { CPU_OFF, CPU_ON_PENDING, CPU_ON };
@@ -175,6 +176,9 @@ struct vmm {
 
 	/* The end of the run: first writer wins. */
 	atomic_bool exiting;
+	/* The exit is a board reset (PSCI SYSTEM_RESET): run() rebuilds and goes on. */
+	atomic_bool resetting;
+	unsigned resets;
 	atomic_int exit_status;
 	pthread_mutex_t exit_lock;
 	pthread_cond_t exit_cond;
@@ -205,6 +209,8 @@ uint64_t vmm_counter_to_ns(const struct vmm *vmm, uint64_t cnt);
 void vmm_request_exit(struct vmm *vmm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool vmm_exiting(const struct vmm *vmm);
+/* Stops every vCPU and resets the board: GIC, devices, images, boot vCPU. */
+void vmm_request_reset(struct vmm *vmm, const char *why);
 
 /* cpu.c */
 int cpu_create(struct vmm *vmm, unsigned index);
@@ -231,6 +237,8 @@ uint64_t timer_update(struct vmm_cpu *cpu);
 /* gic.c: the board's interrupt controller through ivy's device API. */
 int gic_create(struct vmm *vmm);
 int gic_init(struct vmm *vmm);
+/* Replaces the GIC (and ITS) with fresh ones, placed and initialised as at start-up. */
+int gic_reset(struct vmm *vmm);
 /* Drives a PPI of a vCPU or an SPI (INTID) line. */
 void gic_set_ppi(struct vmm_cpu *cpu, uint32_t intid, bool level);
 void gic_set_spi(struct vmm *vmm, uint32_t intid, bool level);
@@ -246,6 +254,8 @@ bool gic_sysreg(struct vmm_cpu *cpu, const uc_arm64_cp_reg *r, bool is_read, uin
 /* pl011.c */
 int pl011_create(struct vmm *vmm);
 void pl011_destroy(struct vmm *vmm);
+/* Puts the UART registers back to their reset values (a board reset). */
+void pl011_reset(struct vmm *vmm);
 /* Flushes console output the guest wrote without a newline (a prompt). */
 void pl011_flush(struct vmm *vmm);
 

@@ -30,6 +30,13 @@ expect "test-exit status, -kernel, GICv3" 42 "$ivy" run -machine gic-version=3 -
 expect "SYSTEM_OFF is 0" 0 "$ivy" run -smp 2 "$dir/tests/psci.bin"
 expect "--timeout" 124 "$ivy" run --timeout 0.5 "$dir/cli/hang.bin"
 expect "guest exception" 125 "$ivy" run "$dir/cli/crash.bin"
+# With -no-reboot the reset guest's first boot ends the run: no second boot, no DONE line.
+if "$ivy" run -no-reboot -smp 2 "$dir/tests/reset.bin" </dev/null 2>&1 | grep -q '^DONE'; then
+	echo "[cli] FAILED: -no-reboot still rebooted"
+	fail=$((fail + 1))
+else
+	pass=$((pass + 1))
+fi
 if printf 'ivy\n' | "$ivy" run "$dir/cli/uart.bin" >/dev/null 2>&1; then
 	pass=$((pass + 1))
 else
