@@ -4,6 +4,7 @@
 #                      ASan+UBSan and TSan), fuzz smoke runs and the format check
 #   make check-tsan    only the TSan run
 #   make check-guests  the guest tests: real AArch64 guests under `ivy run`
+#   make check-linux   Debian's arm64 kernel under `ivy run` (fetched with apt)
 #   make run           builds the VMM and the demo guest and runs the demo (GICv3 + ITS, 2 vCPUs)
 #   make bench         builds and runs every benchmark (JSON lines)
 #   make fuzz          builds the libFuzzer targets; FUZZ_TIME=seconds runs each for that long
@@ -27,7 +28,7 @@ FUZZ := O=build/fuzz CC=clang VARIANT_CFLAGS="-O1 -fsanitize=fuzzer-no-link,addr
 RESULTS := build/results.txt
 FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find include src tests bench fuzz vmm guests -name '*.[ch]')
 
-.PHONY: all deps lib vmm guests run check check-guests check-unit check-asan check-tsan check-fuzz \
+.PHONY: all deps lib vmm guests run check check-guests check-linux check-unit check-asan check-tsan check-fuzz \
 	check-format check-install bench fuzz \
 	format format-check install clean
 
@@ -52,7 +53,7 @@ run: deps vmm guests
 check: deps
 	@mkdir -p build && : > $(RESULTS)
 	@$(MAKE) --no-print-directory check-unit check-asan check-tsan check-fuzz check-guests \
-		check-format check-install
+		check-linux check-format check-install
 	@scripts/summary.sh $(RESULTS)
 
 check-unit:
@@ -67,6 +68,13 @@ check-guests:
 	@tests/vmm/cli.sh $(RESULTS) build/release/ivy build/guests
 	@tests/vmm/remote.sh $(RESULTS) build/release/ivy build/guests build/release/client/examples/ivy-regfile
 	@scripts/run-guests.sh $(RESULTS) build/release/ivy build/guests/tests
+
+# Debian's arm64 kernel booted to init (fetched with apt on first use, never committed).
+check-linux:
+	@mkdir -p build && touch $(RESULTS)
+	@$(SUB) $(RELEASE) lib vmm
+	@scripts/fetch-linux.sh
+	@tests/linux/boot.sh $(RESULTS) build/release/ivy
 
 check-asan:
 	@$(SUB) $(ASAN) tests

@@ -3,11 +3,21 @@
 # initramfs, into build/linux/ (never committed):
 #   build/linux/Image          the kernel (an arm64 Image)
 #   build/linux/initrd.cpio.gz busybox, guests/linux/init, the virtio modules
-# Does nothing when both exist. Needs root (or sudo) the first time, to enable
-# the arm64 architecture in apt.
+# Downloads only once; the initramfs is rebuilt when guests/linux/init changes.
+# Needs root (or sudo) the first time, to enable the arm64 architecture in apt.
 set -eu
 out=build/linux
-[ -f "$out/Image" ] && [ -f "$out/initrd.cpio.gz" ] && exit 0
+root=$out/root
+pack() {
+	cp guests/linux/init "$root/init"
+	chmod 755 "$root/init"
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) >"$out/initrd.cpio.gz.tmp"
+	mv "$out/initrd.cpio.gz.tmp" "$out/initrd.cpio.gz"
+}
+if [ -f "$out/Image" ] && [ -x "$root/bin/busybox" ]; then
+	[ -f "$out/initrd.cpio.gz" ] && [ "$out/initrd.cpio.gz" -nt guests/linux/init ] || pack
+	exit 0
+fi
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
 if ! dpkg --print-foreign-architectures | grep -qx arm64; then
@@ -28,16 +38,14 @@ dpkg-deb -x "$out"/dl/linux-image-*.deb "$out/k"
 dpkg-deb -x "$out"/dl/busybox-static_*.deb "$out/bb"
 cp "$out"/k/boot/vmlinuz-* "$out/Image"
 
-root=$out/root
 mkdir -p "$root/bin" "$root/lib/modules"
 cp "$out/bb/bin/busybox" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
-cp guests/linux/init "$root/init"
-chmod 755 "$root/init" "$root/bin/busybox"
+chmod 755 "$root/bin/busybox"
 for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_blk virtio-rng; do
 	f=$(find "$out/k/lib/modules" -name "$m.ko*" | head -n 1)
 	[ -n "$f" ] && cp "$f" "$root/lib/modules/"
 done
-(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$out/initrd.cpio.gz"
+pack
 rm -rf "$out/dl" "$out/k" "$out/bb"
 echo "fetch-linux: $kpkg -> $out/Image, $out/initrd.cpio.gz"

@@ -41,10 +41,11 @@ static const char usage_text[] =
 	"  -no-reboot            a guest reset (PSCI SYSTEM_RESET) ends the run instead of\n"
 	"                        restarting the board\n"
 	"\n"
-	"Exit status: the value the guest wrote to the test-exit register, 0 after PSCI\n"
-	"SYSTEM_OFF (or SYSTEM_RESET with -no-reboot), 124 on --timeout, 125 on an unhandled guest "
-	"exception,\n"
-	"64 for bad options or files, 70 for an internal VMM error.\n";
+	"Exit status: the value the guest wrote to the test-exit register; 0 after PSCI\n"
+	"SYSTEM_OFF (or SYSTEM_RESET with -no-reboot); 124 on --timeout; 125 when the\n"
+	"guest crashed (an exception it cannot take, or a Linux kernel panic); 64 for\n"
+	"bad options or files; 70 for an internal VMM error. After 124, 125 and 70 the\n"
+	"last lines of the guest's console are printed on stderr.\n";
 
 static struct vmm the_vmm;
 
@@ -75,8 +76,30 @@ bool vmm_exiting(const struct vmm *vmm)
 	return atomic_load_explicit(&vmm->exiting, memory_order_acquire);
 }
 
+void vmm_note_panic(struct vmm *vmm, const char *why)
+{
+	pthread_mutex_lock(&vmm->exit_lock);
+	snprintf(vmm->panic_why, sizeof(vmm->panic_why), "%s", why[0] ? why : "(no reason)");
+	pthread_mutex_unlock(&vmm->exit_lock);
+}
+
+bool vmm_exit_if_panicked(struct vmm *vmm)
+{
+	char why[sizeof(vmm->panic_why)];
+
+	pthread_mutex_lock(&vmm->exit_lock);
+	memcpy(why, vmm->panic_why, sizeof(why));
+	pthread_mutex_unlock(&vmm->exit_lock);
+	if (!why[0])
+		return false;
+	vmm_request_exit(vmm, VMM_EXIT_GUEST_EXCEPTION, "guest kernel panic: %s", why);
+	return true;
+}
+
 void vmm_request_reset(struct vmm *vmm, const char *why)
 {
+	if (vmm_exit_if_panicked(vmm))
+		return;
 	pthread_mutex_lock(&vmm->exit_lock);
 	if (!vmm_exiting(vmm))
 		atomic_store_explicit(&vmm->resetting, true, memory_order_relaxed);
@@ -513,6 +536,10 @@ int main(int argc, char **argv)
 		return VMM_EXIT_VMM_ERROR;
 	}
 	status = run(vmm);
+	/* A run that went wrong (not the guest's own status) shows how the guest got there. */
+	if (status == VMM_EXIT_TIMEOUT || status == VMM_EXIT_GUEST_EXCEPTION ||
+	    status == VMM_EXIT_VMM_ERROR)
+		pl011_print_tail(vmm, stderr, 15);
 	if (vmm->exit_why[0] && (status != 0 || getenv("IVY_VERBOSE")))
 		fprintf(stderr, "ivy: %s (exit status %d)\n", vmm->exit_why, status);
 	if (vmm->opts.stats)

@@ -11,6 +11,13 @@
  * keys such as Ctrl-C reach the guest; Ctrl-A x ends the run and Ctrl-A Ctrl-A
  * sends a Ctrl-A, as under QEMU -nographic.
  *
+ * The UART also keeps the tail of what the guest printed, for the report of a
+ * run that ends badly, and watches for a Linux kernel panic: the kernel this
+ * board runs has no panic device, and a panicked kernel otherwise spins until
+ * --timeout. The run ends when the panic report is complete ("---[ end Kernel
+ * panic"), or when a kernel booted with panic=N resets or powers off after it,
+ * with the guest-crash status.
+ *
  * Also here: the board's test-exit register, a second client.
  */
 #include "vmm.h"
@@ -55,6 +62,11 @@
 
 #define CTRL_A 0x01
 
+/* The console tail kept for the report of a failed run, and the longest line watched. */
+#define TAIL_BYTES  4096
+#define LINE_BYTES  256
+#define PANIC_START "Kernel panic - not syncing: "
+
 /* PrimeCell identification: PL011 r1p5, then the PrimeCell ID. */
 static const uint8_t pl011_id[8] = { 0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
 
@@ -66,9 +78,13 @@ struct pl011 {
 	uint32_t cr, lcr_h, ibrd, fbrd, ifls, imsc, ris, dmacr, ilpr;
 	uint8_t rx[RX_FIFO];
 	unsigned rx_head, rx_count;
-	pthread_cond_t rx_space; /* signalled when the guest reads a character */
-	bool tx_pending;	 /* written to stdout but not flushed */
-	bool tx_tty;		 /* stdout is a terminal: flush every character */
+	pthread_cond_t rx_space;   /* signalled when the guest reads a character */
+	bool tx_pending;	   /* written to stdout but not flushed */
+	bool tx_tty;		   /* stdout is a terminal: flush every character */
+	char tail[TAIL_BYTES];	   /* ring of the last output */
+	size_t tail_len;	   /* total bytes ever written (tail position) */
+	char out_line[LINE_BYTES]; /* the current output line, for the panic watch */
+	unsigned out_len;
 	bool line;
 	bool raw_tty; /* stdin is a terminal in raw mode: Ctrl-A escapes */
 	pthread_t reader;
@@ -84,6 +100,33 @@ static void pl011_update_locked(struct pl011 *u)
 		u->line = line;
 		gic_set_spi(u->vmm, 32 + BOARD_UART_SPI, line);
 	}
+}
+
+/* Records one output character in the tail and ends the run at a kernel panic's last line. */
+static void pl011_watch_locked(struct pl011 *u, char c)
+{
+	u->tail[u->tail_len++ % TAIL_BYTES] = c;
+	if (c != '\n') {
+		if (u->out_len < LINE_BYTES - 1)
+			u->out_line[u->out_len++] = c;
+		return;
+	}
+	u->out_line[u->out_len] = 0;
+	u->out_len = 0;
+	const char *start = strstr(u->out_line, PANIC_START);
+	if (!start)
+		return;
+	bool end = start >= u->out_line + 8 && !strncmp(start - 8, "---[ end ", 8);
+	char why[96];
+	snprintf(why, sizeof(why), "%s", start + strlen(PANIC_START));
+	why[strcspn(why, "\r\n")] = 0;
+	char *close = strstr(why, " ]---");
+	if (close)
+		*close = 0;
+	vmm_note_panic(u->vmm, why);
+	/* The report is complete; a panic=N kernel resets instead (vmm_request_reset). */
+	if (end)
+		vmm_request_exit(u->vmm, VMM_EXIT_GUEST_EXCEPTION, "guest kernel panic: %s", why);
 }
 
 static uint32_t pl011_read_locked(struct pl011 *u, uint64_t off)
@@ -128,6 +171,7 @@ static void pl011_write_locked(struct pl011 *u, uint64_t off, uint32_t v)
 	case UARTDR: {
 		char c = (char)v;
 
+		pl011_watch_locked(u, c);
 		/* A pipe is flushed per line and whenever a vCPU goes idle (pl011_flush). */
 		if (fwrite(&c, 1, 1, stdout) != 1 || c == '\n' || u->tx_tty)
 			fflush(stdout);
@@ -254,6 +298,39 @@ void pl011_reset(struct vmm *vmm)
 		u->ris |= INT_RX;
 	u->line = false; /* the new GIC starts with the line low */
 	pthread_mutex_unlock(&u->lock);
+}
+
+void pl011_print_tail(struct vmm *vmm, FILE *f, unsigned lines)
+{
+	struct pl011 *u = vmm->uart;
+	char buf[TAIL_BYTES + 1];
+	size_t n, start;
+
+	if (!u)
+		return;
+	pthread_mutex_lock(&u->lock);
+	n = u->tail_len < TAIL_BYTES ? u->tail_len : TAIL_BYTES;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = u->tail[(u->tail_len - n + i) % TAIL_BYTES];
+	pthread_mutex_unlock(&u->lock);
+	buf[n] = 0;
+	if (!n)
+		return;
+	/* Back from the end to the start of the last `lines` lines. */
+	start = n;
+	if (start && buf[start - 1] == '\n')
+		start--;
+	for (unsigned l = 0; start > 0; start--) {
+		if (buf[start - 1] == '\n' && ++l == lines)
+			break;
+	}
+	fprintf(f, "ivy: the guest's last console output:\n");
+	for (size_t i = start; i < n; i++) {
+		if (buf[i] != '\r')
+			fputc(buf[i], f);
+	}
+	if (buf[n - 1] != '\n')
+		fputc('\n', f);
 }
 
 void pl011_flush(struct vmm *vmm)

@@ -140,13 +140,15 @@ bool psci_call(struct vmm_cpu *cpu)
 	case PSCI_AFFINITY_INFO_64: ret = psci_affinity_info(cpu, x[1], x[2]); break;
 	case PSCI_MIGRATE_INFO_TYPE: ret = PSCI_TOS_NOT_PRESENT; break;
 	case PSCI_SYSTEM_OFF:
-		vmm_request_exit(cpu->vmm, VMM_EXIT_OK,
-				 "guest powered off (PSCI SYSTEM_OFF on vCPU %u)", cpu->index);
+		if (!vmm_exit_if_panicked(cpu->vmm))
+			vmm_request_exit(cpu->vmm, VMM_EXIT_OK,
+					 "guest powered off (PSCI SYSTEM_OFF on vCPU %u)",
+					 cpu->index);
 		cpu->stop = CPU_STOP_EXIT;
 		stop = true;
 		break;
 	case PSCI_SYSTEM_RESET:
-		if (cpu->vmm->opts.no_reboot)
+		if (cpu->vmm->opts.no_reboot && !vmm_exit_if_panicked(cpu->vmm))
 			vmm_request_exit(cpu->vmm, VMM_EXIT_OK,
 					 "guest requested a reset (PSCI SYSTEM_RESET on vCPU %u)",
 					 cpu->index);

@@ -178,6 +178,8 @@ struct vmm {
 	atomic_bool exiting;
 	/* The exit is a board reset (PSCI SYSTEM_RESET): run() rebuilds and goes on. */
 	atomic_bool resetting;
+	/* The guest's kernel panicked (its console said so): a reset or power-off is a crash. */
+	char panic_why[96];
 	unsigned resets;
 	atomic_int exit_status;
 	pthread_mutex_t exit_lock;
@@ -209,6 +211,10 @@ uint64_t vmm_counter_to_ns(const struct vmm *vmm, uint64_t cnt);
 void vmm_request_exit(struct vmm *vmm, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool vmm_exiting(const struct vmm *vmm);
+/* Records that the guest's kernel panicked, with its reason. */
+void vmm_note_panic(struct vmm *vmm, const char *why);
+/* Ends the run as a crash if the guest panicked (true), before a reset or power-off. */
+bool vmm_exit_if_panicked(struct vmm *vmm);
 /* Stops every vCPU and resets the board: GIC, devices, images, boot vCPU. */
 void vmm_request_reset(struct vmm *vmm, const char *why);
 
@@ -256,6 +262,8 @@ int pl011_create(struct vmm *vmm);
 void pl011_destroy(struct vmm *vmm);
 /* Puts the UART registers back to their reset values (a board reset). */
 void pl011_reset(struct vmm *vmm);
+/* Prints the last `lines` lines the guest wrote to its console. */
+void pl011_print_tail(struct vmm *vmm, FILE *f, unsigned lines);
 /* Flushes console output the guest wrote without a newline (a prompt). */
 void pl011_flush(struct vmm *vmm);
 
