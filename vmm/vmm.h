@@ -122,6 +122,7 @@ struct vmm_cpu {
 	/* The engine's device windows (freed with the engine). */
 	struct mmio_window *windows[2];
 	unsigned nr_windows;
+	uint64_t block_end; /* end of the last translation block entered (block hook) */
 	atomic_bool need_tb_flush;
 	atomic_bool need_tlb_flush;
 
