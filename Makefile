@@ -114,6 +114,7 @@ bench: deps
 	@$(SUB) $(RELEASE) vmm
 	@$(MAKE) --no-print-directory -f mk/guests.mk -j$(JOBS) guests
 	@scripts/bench-guests.sh build/release/ivy build/guests
+	@scripts/bench-linux.sh build/release/ivy
 
 fuzz: deps
 	@$(SUB) $(FUZZ) fuzzers

@@ -25,6 +25,9 @@
 
 /* How long a vCPU keeps the token when others wait for it. */
 #define CPU_SLICE_NS 2000000ull
+/* Spin detection (cpu_track_spin): a cycle of at most this many blocks, this many times. */
+#define CPU_SPIN_PERIOD 4
+#define CPU_SPIN_YIELD	1024
 /* The block hook reads the clock once per this many blocks. */
 #define CPU_CLOCK_EVERY 64
 
@@ -154,6 +157,24 @@ static void cpu_broadcast_maintenance(struct vmm_cpu *cpu, bool tb, bool tlb)
 /* ------------------------------------------------------------------------------------ */
 /* Engine hooks (all run on the vCPU's own thread, inside uc_emu_start).                */
 
+/*
+ * Spin detection. vCPUs run one at a time, so a vCPU waiting for a lock or a
+ * cross-call held by another vCPU spins until its slice ends. Such a wait goes
+ * round the same few translation blocks: when the last CPU_SPIN_YIELD blocks
+ * all came from a cycle of at most CPU_SPIN_PERIOD blocks, the vCPU gives the
+ * token to a waiting one at once. A long tight loop that is real work may be
+ * caught too; it only loses the rest of its slice.
+ */
+static void cpu_track_spin(struct vmm_cpu *cpu, uint64_t addr)
+{
+	bool seen = false;
+
+	for (unsigned i = 0; i < CPU_SPIN_PERIOD; i++)
+		seen |= cpu->recent_blocks[i] == addr;
+	cpu->spin_blocks = seen ? cpu->spin_blocks + 1 : 0;
+	cpu->recent_blocks[cpu->blocks % CPU_SPIN_PERIOD] = addr;
+}
+
 static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
 	struct vmm_cpu *cpu = opaque;
@@ -172,6 +193,7 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 		cpu_apply_maintenance(cpu);
 		cpu_update_lines(cpu, true);
 	}
+	cpu_track_spin(cpu, addr);
 	if (++cpu->blocks % CPU_CLOCK_EVERY)
 		return;
 	uint64_t now = vmm_now_ns();
@@ -180,8 +202,10 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 	 * level comes back as a kick, served at the next block.
 	 */
 	timer_update(cpu);
-	if (now >= cpu->slice_end_ns &&
+	if ((now >= cpu->slice_end_ns || cpu->spin_blocks >= CPU_SPIN_YIELD) &&
 	    atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed) > 0) {
+		if (cpu->spin_blocks >= CPU_SPIN_YIELD)
+			atomic_fetch_add_explicit(&cpu->spin_yields, 1, memory_order_relaxed);
 		cpu->stop = CPU_STOP_SLICE;
 		uc_emu_stop(uc);
 	}
@@ -656,6 +680,7 @@ static void *cpu_thread(void *arg)
 		cpu_apply_maintenance(cpu);
 		cpu_update_lines(cpu, true);
 		cpu->stop = CPU_STOP_NONE;
+		cpu->spin_blocks = 0;
 		cpu->slice_end_ns = vmm_now_ns() + CPU_SLICE_NS;
 		uint64_t pc = 0;
 		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);

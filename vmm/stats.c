@@ -165,16 +165,17 @@ void stats_print(struct vmm *vmm, FILE *out)
 			pct(c->lat_ns, c->nr_lat, 90), pct(c->lat_ns, c->nr_lat, 99));
 	}
 	pthread_mutex_unlock(&vmm->trace_lock);
-	fprintf(out, "vCPU time (ms): %6s %9s %9s %9s %9s %9s %9s\n", "vCPU", "running", "wfi",
-		"token", "entries", "mmio", "sysreg");
+	fprintf(out, "vCPU time (ms): %6s %9s %9s %9s %9s %9s %9s %9s\n", "vCPU", "running", "wfi",
+		"token", "entries", "spins", "mmio", "sysreg");
 	for (unsigned c = 0; c < vmm->nr_cpus; c++) {
 		struct vmm_cpu *cpu = &vmm->cpus[c];
 
 		fprintf(out,
 			"                %6u %9.1f %9.1f %9.1f %9" PRIu64 " %9" PRIu64 " %9" PRIu64
-			"\n",
+			" %9" PRIu64 "\n",
 			c, cpu->run_ns / 1e6, cpu->wfi_ns / 1e6, cpu->wait_ns / 1e6,
-			(uint64_t)cpu->entries, (uint64_t)cpu->mmio, (uint64_t)cpu->sysreg);
+			(uint64_t)cpu->entries, (uint64_t)cpu->spin_yields, (uint64_t)cpu->mmio,
+			(uint64_t)cpu->sysreg);
 	}
 	fprintf(out,
 		"MMIO: %" PRIu64 " on the in-process bus, %" PRIu64 " I/O requests, %" PRIu64

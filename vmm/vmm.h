@@ -134,6 +134,9 @@ struct vmm_cpu {
 	struct vtimer timer[2]; /* [0] virtual (PPI 27), [1] physical (PPI 30) */
 	enum cpu_stop stop;
 	unsigned blocks;
+	uint64_t recent_blocks[4]; /* spin detection: the last few blocks entered */
+	unsigned spin_blocks;	   /* blocks in a row from that small cycle */
+	atomic_ulong spin_yields;  /* slices given up early for spinning */
 	uint64_t slice_end_ns;
 	bool holds_token;
 	bool reset_pending; /* CPU_ON: reset to reset_entry/reset_ctx under the token */
