@@ -29,6 +29,13 @@ expect "test-exit status" 42 "$ivy" run "$dir/cli/exit42.bin"
 expect "test-exit status, -kernel, GICv3" 42 "$ivy" run -machine gic-version=3 -kernel "$dir/cli/exit42.elf"
 expect "SYSTEM_OFF is 0" 0 "$ivy" run -smp 2 "$dir/tests/psci.bin"
 expect "--timeout" 124 "$ivy" run --timeout 0.5 "$dir/cli/hang.bin"
+if "$ivy" run --timeout 0.5 "$dir/cli/hang.bin" </dev/null 2>&1 >/dev/null |
+	grep -q '^hang: waiting forever'; then
+	pass=$((pass + 1))
+else
+	echo "[cli] FAILED: --timeout does not show the end of the guest's console on stderr"
+	fail=$((fail + 1))
+fi
 expect "guest exception" 125 "$ivy" run "$dir/cli/crash.bin"
 # With -no-reboot the reset guest's first boot ends the run: no second boot, no DONE line.
 if "$ivy" run -no-reboot -smp 2 "$dir/tests/reset.bin" </dev/null 2>&1 | grep -q '^DONE'; then
