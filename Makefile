@@ -66,6 +66,7 @@ check-guests:
 	@scripts/run-tests.sh vmm $(RESULTS) build/release/tests/vmm/test_*
 	@tests/vmm/cli.sh $(RESULTS) build/release/ivy build/guests
 	@tests/vmm/remote.sh $(RESULTS) build/release/ivy build/guests build/release/client/examples/ivy-regfile
+	@tests/vmm/pci.sh $(RESULTS) build/release/ivy build/guests
 	@scripts/run-guests.sh $(RESULTS) build/release/ivy build/guests/tests
 
 check-asan:
