@@ -235,7 +235,11 @@ int device_main(int argc, char **argv)
 		return VMM_EXIT_VMM_ERROR;
 	}
 	if (ready_fd >= 0) {
-		if (write(ready_fd, "R", 1) != 1) {
+		/* "R" and the client id, which names us in the VMM's statistics. */
+		char msg[16];
+		int n = snprintf(msg, sizeof(msg), "R%u", ivy_client_id(r->c));
+
+		if (write(ready_fd, msg, (size_t)n) != n) {
 			/* The VMM stopped waiting: it will find out. */
 		}
 		close(ready_fd);

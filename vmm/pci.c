@@ -194,17 +194,18 @@ static int pcidev_start_local(struct pcidev *d)
 /* ------------------------------------------------------------------------------------ */
 /* Functions in a device process of their own.                                          */
 
-/* Waits up to 10 s for the device process to say it is attached (one byte on the pipe). */
+/* Waits up to 10 s for the device process to say it is attached: "R<client id>" on the pipe. */
 static int pcidev_wait_ready(struct pcidev *d, int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
-	char c;
+	char msg[16] = { 0 };
 
-	if (poll(&p, 1, 10000) <= 0 || read(fd, &c, 1) != 1 || c != 'R') {
+	if (poll(&p, 1, 10000) <= 0 || read(fd, msg, sizeof(msg) - 1) < 2 || msg[0] != 'R') {
 		fprintf(stderr, "ivy: the device process of %s (pid %d) did not attach\n", d->name,
 			(int)d->pid);
 		return -EIO;
 	}
+	stats_name_client((unsigned)strtoul(msg + 1, NULL, 10), d->name);
 	return 0;
 }
 

@@ -39,9 +39,11 @@ run() { # NAME IVY-OPTIONS...
 	name=$1
 	shift
 	out="$tmp/out"
-	timeout 60 "$ivy" run --timeout 40 "$@" "$guest" </dev/null >"$out" 2>&1
+	timeout 60 "$ivy" run --timeout 40 --stats "$@" "$guest" </dev/null >"$out" 2>&1
 	rc=$?
-	if guest_ok $rc "$out" && grep -q '^PASS: virtio-blk: .* pattern is intact' "$out"; then
+	# --stats lists each function's I/O requests under its name, in process or not.
+	if guest_ok $rc "$out" && grep -q '^PASS: virtio-blk: .* pattern is intact' "$out" &&
+		grep -q '^  virtio-blk@01.0  *[1-9]' "$out" && grep -q '^  virtio-rng@02.0  *[1-9]' "$out"; then
 		result "$name" ok "$out"
 	else
 		result "$name" "exit $rc" "$out"
