@@ -57,6 +57,8 @@
 #define ST_FEAT_OK   8
 
 #define QSIZE 16
+/* Where num_queues is when the common configuration sits at the start of BAR 4 (ivy's layout). */
+#define VIRTIO_COMMON_NUMQ(bar) ((bar) + VC_NUMQ)
 
 struct vdesc {
 	uint64_t addr;
@@ -303,6 +305,42 @@ static bool virtq_run(struct vdev *d, uint16_t head, uint32_t *len)
 	return irqs_of(d) != before;
 }
 
+/*
+ * BAR claims follow the guest: decoding off and on, a move, and a hostile
+ * address on top of the PL011 (refused: the BAR stays undecoded and the UART
+ * keeps its page). BAR 4 (64-bit) holds the virtio structures.
+ */
+static void test_bar_moves(struct vdev *d)
+{
+	uintptr_t old = d->bar[4], numq = VIRTIO_COMMON_NUMQ(old), moved;
+	unsigned reg = PCI_BAR0 + 16;
+
+	check(mmio_read16(numq) == 1, "%s: BAR 4 decodes at %lx", d->name, (unsigned long)old);
+	mmio_write32(d->cfg + PCI_COMMAND, 0x4);
+	check(mmio_read16(numq) == 0xffff, "%s: memory decoding off, BAR 4 reads all-ones",
+	      d->name);
+	moved = (next_mmio + 0x3fff) & ~0x3ffful;
+	next_mmio = moved + 0x4000;
+	mmio_write32(d->cfg + reg, (uint32_t)moved);
+	mmio_write32(d->cfg + PCI_COMMAND, 0x6);
+	check(mmio_read16(VIRTIO_COMMON_NUMQ(moved)) == 1 && mmio_read16(numq) == 0xffff,
+	      "%s: BAR 4 moved to %lx, the old address reads all-ones", d->name,
+	      (unsigned long)moved);
+	/* Hostile: on the PL011, with decoding on. */
+	mmio_write32(d->cfg + reg, (uint32_t)UART_BASE);
+	check(mmio_read32(UART_BASE + 0xfe0) == 0x11 &&
+		      mmio_read16(VIRTIO_COMMON_NUMQ(moved)) == 0xffff,
+	      "%s: BAR 4 over the PL011 is not decoded, the PL011 keeps its page", d->name);
+	mmio_write32(d->cfg + reg, (uint32_t)moved);
+	d->common += moved - old;
+	d->notify += moved - old;
+	d->isr += moved - old;
+	d->devcfg += moved - old;
+	d->bar[4] = moved;
+	check(mmio_read16(VIRTIO_COMMON_NUMQ(moved)) == 1, "%s: BAR 4 decodes again at %lx",
+	      d->name, (unsigned long)moved);
+}
+
 static void test_rng(struct vdev *d, bool kill)
 {
 	struct vq *q = &rng_vq;
@@ -478,6 +516,8 @@ void guest_main(void)
 		}
 		if (d->name[7] == 'r') {
 			rng_seen = true;
+			if (!kill && d->common == d->bar[4])
+				test_bar_moves(d);
 			test_rng(d, kill);
 		} else {
 			blk_seen = true;
