@@ -109,6 +109,10 @@ static volatile unsigned lpi_count[ITS_NR_LPIS];
 static uint64_t next_mmio = MMIO_BASE;
 static unsigned nr_msi;
 
+/* INTx (no MSI controller): the ISR register of the function on each line's SPI. */
+static uintptr_t intx_isr[1024];
+static bool use_intx;
+
 static void pci_irq(struct exc_frame *f)
 {
 	(void)f;
@@ -116,6 +120,9 @@ static void pci_irq(struct exc_frame *f)
 
 	if (id >= LPI_BASE && id < LPI_BASE + ITS_NR_LPIS)
 		lpi_count[id - LPI_BASE]++;
+	else if (id < 1020 && intx_isr[id])
+		/* Reading the ISR lowers the level line before the EOI. */
+		irq_count[id] += mmio_read8(intx_isr[id]) & 1;
 	else if (id < 1020)
 		irq_count[id]++;
 	if (id < 1020 || id >= LPI_BASE)
@@ -266,13 +273,26 @@ static bool virtio_setup(struct vdev *d, struct vq *q)
 		return false;
 	}
 	check(mmio_read16(c + VC_NUMQ) >= 1, "%s: has a queue", d->name);
-	msix_route(d, 1);
+	if (use_intx) {
+		/* INTA# of slot s: SPI 3 + s % 4 (the DT's interrupt-map), a level. */
+		d->intid = 32 + 3 + d->dev % 4;
+		intx_isr[d->intid] = d->isr;
+		gic_set_edge(d->intid, false);
+		gic_set_target(d->intid, 1);
+		gic_enable_irq(d->intid);
+	} else {
+		msix_route(d, 1);
+	}
 	mmio_write16(c + VC_MSIX, 0xffff);
 	mmio_write16(c + VC_QSELECT, 0);
 	check(mmio_read16(c + VC_QSIZE) >= QSIZE, "%s: queue 0 takes %u entries", d->name, QSIZE);
 	mmio_write16(c + VC_QSIZE, QSIZE);
-	mmio_write16(c + VC_QMSIX, 1);
-	check(mmio_read16(c + VC_QMSIX) == 1, "%s: queue 0 on MSI-X vector 1", d->name);
+	mmio_write16(c + VC_QMSIX, use_intx ? 0xffff : 1);
+	if (use_intx)
+		check(d->isr && mmio_read16(c + VC_QMSIX) == 0xffff, "%s: queue 0 on INTx (SPI %u)",
+		      d->name, d->intid - 32);
+	else
+		check(mmio_read16(c + VC_QMSIX) == 1, "%s: queue 0 on MSI-X vector 1", d->name);
 	mmio_write64(c + VC_QDESC, (uintptr_t)q->desc);
 	mmio_write64(c + VC_QDRIVER, (uintptr_t)&q->avail);
 	mmio_write64(c + VC_QDEVICE, (uintptr_t)&q->used);
@@ -478,11 +498,10 @@ void guest_main(void)
 
 	gic_dist_init();
 	gic_cpu_init();
-	if (gic_version == 3) {
-		if (!its_present()) {
-			check(false, "needs an ITS on GICv3");
-			return;
-		}
+	if (gic_version == 3 && !its_present()) {
+		/* No MSI controller: the functions interrupt through INTx. */
+		use_intx = true;
+	} else if (gic_version == 3) {
 		its_init(&tables);
 		its_redist_enable_lpis();
 		its_mapc(0, 0);

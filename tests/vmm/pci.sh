@@ -55,6 +55,8 @@ run "gic-version=2, in process" -machine gic-version=2 -append "$both" \
 	-drive "file=$disk,format=raw" -device virtio-rng-pci
 run "gic-version=3 its, 2 vCPUs, in process" -smp 2 -machine gic-version=3,its=on -append "$both" \
 	-drive "file=$disk,format=raw,if=none,id=d0" -device virtio-blk-pci,drive=d0 -device virtio-rng-pci
+run "gic-version=3 without an ITS, INTx, in process" -machine gic-version=3,its=off -append "$both" \
+	-drive "file=$disk" -device virtio-rng-pci
 run "gic-version=2, rng in a device process" -machine gic-version=2 -append "$both" \
 	-drive "file=$disk,readonly=on" -device virtio-rng-pci,process=separate
 run "gic-version=3 its, both in device processes" -machine gic-version=3 -append "$both" \
