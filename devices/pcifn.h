@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One virtio-pci function as an I/O-request client sees it, shared by the
- * in-process devices of `ivy run` (pci.c) and the device processes of
- * `ivy device` (device.c): configuration requests by register, BAR requests
- * by address, and the BAR claims that follow what the guest programmed.
+ * One virtio-pci function as an I/O-request client sees it, whether it is
+ * served in the VMM's process (vmm/pci.c) or in a device process of its own
+ * (vmm/device.c): configuration requests by register, BAR requests by
+ * address, and the MMIO claims that follow what the guest programmed into
+ * the BARs and the command register. The caller supplies the claim function
+ * (ivy_ioreq_client_add_range/del_range, or ivy_client_claim/unclaim).
  */
 #ifndef IVY_VMM_PCIFN_H
 #define IVY_VMM_PCIFN_H
