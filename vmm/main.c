@@ -590,6 +590,10 @@ int main(int argc, char **argv)
 
 	err = board_create(vmm);
 	if (err) {
+		/* Device processes already started go, and so does the socket. */
+		pci_destroy(vmm);
+		if (vmm->opts.device_socket)
+			ivy_ioreq_server_stop(vmm->vm);
 		fprintf(stderr, "ivy: cannot build the board: %s\n", ivy_strerror(err));
 		return VMM_EXIT_VMM_ERROR;
 	}

@@ -59,7 +59,7 @@ run "gic-version=3 without an ITS, INTx, in process" -machine gic-version=3,its=
 	-drive "file=$disk" -device virtio-rng-pci
 run "gic-version=2, rng in a device process" -machine gic-version=2 -append "$both" \
 	-drive "file=$disk,readonly=on" -device virtio-rng-pci,process=separate
-run "gic-version=3 its, both in device processes" -machine gic-version=3 -append "$both" \
+run "gic-version=3 its, 2 vCPUs, both in device processes" -smp 2 -machine gic-version=3 -append "$both" \
 	-drive "file=$disk,if=none,id=d0" -device virtio-blk-pci,drive=d0,process=separate \
 	-device virtio-rng-pci,process=separate
 
