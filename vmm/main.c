@@ -46,6 +46,9 @@ static const char usage_text[] =
 	"                        process=separate serves one from a device process\n"
 	"  --help                this text\n"
 	"\n"
+	"`ivy device virtio-rng|virtio-blk --connect SOCKET --bdf N [--file IMAGE]\n"
+	"[--readonly]` is the device process that process=separate starts.\n"
+	"\n"
 	"Exit status: the value the guest wrote to the test-exit register, 0 after PSCI\n"
 	"SYSTEM_OFF or SYSTEM_RESET, 124 on --timeout, 125 on an unhandled guest exception,\n"
 	"64 for bad options or files, 70 for an internal VMM error.\n";
@@ -285,6 +288,8 @@ static int parse_device(struct vmm_opts *o, char *s)
 			separate = true;
 		else if (!strcmp(tok, "process=same"))
 			separate = false;
+		else if (!strncmp(tok, "id=", 3))
+			continue; /* QEMU's device name: nothing refers to it here */
 		else
 			return usage_error("unknown -device property '%s' (want drive=, "
 					   "process=separate)",

@@ -265,6 +265,41 @@ static int pcidev_start_remote(struct pcidev *d)
 /* ------------------------------------------------------------------------------------ */
 /* The host bridge.                                                                     */
 
+/*
+ * Configuration space of the functions that are not there: all-ones, as a
+ * master abort reads, without a warning for each of the hundreds of probes
+ * of an enumeration. Claimed around the functions' own BDFs.
+ */
+static int pci_absent_handle(void *opaque, struct ivy_ioreq *req)
+{
+	(void)opaque;
+	req->value = ~0ull;
+	return 0;
+}
+
+static const struct ivy_ioreq_client_ops pci_absent_ops = { .handle = pci_absent_handle };
+
+static int pci_claim_absent(struct vmm *vmm, unsigned nr_slots)
+{
+	struct ivy_ioreq_client_config cfg = { .name = "pcie-absent", .ops = &pci_absent_ops };
+	struct ivy_ioreq_client *c;
+	uint32_t last = IVY_PCI_BDF(BOARD_PCIE_NR_BUSES - 1, 31, 7);
+	int err = ivy_ioreq_client_create(vmm->vm, &cfg, &c);
+
+	if (err)
+		return err;
+	stats_name_client(ivy_ioreq_client_id(c), "pcie-absent");
+	/* Slot 0, functions 1..7 of every used slot, and everything after them. */
+	err = ivy_ioreq_client_add_range(c, IVY_IOREQ_TYPE_PCI, 0, IVY_PCI_BDF(0, 0, 7));
+	for (unsigned s = 1; !err && s <= nr_slots; s++)
+		err = ivy_ioreq_client_add_range(c, IVY_IOREQ_TYPE_PCI, IVY_PCI_BDF(0, s, 1),
+						 IVY_PCI_BDF(0, s, 7));
+	if (!err)
+		err = ivy_ioreq_client_add_range(c, IVY_IOREQ_TYPE_PCI,
+						 IVY_PCI_BDF(0, nr_slots + 1, 0), last);
+	return err;
+}
+
 static int pci_socket_path(struct vmm *vmm)
 {
 	const char *dir = getenv("TMPDIR");
@@ -289,6 +324,12 @@ int pci_create(struct vmm *vmm)
 	err = ivy_ioreq_set_ecam(vmm->vm, BOARD_PCIE_ECAM_BASE, BOARD_PCIE_ECAM_SIZE, 0);
 	if (err) {
 		fprintf(stderr, "ivy: cannot place the PCIe ECAM window: %s\n", ivy_strerror(err));
+		return err;
+	}
+	err = pci_claim_absent(vmm, vmm->opts.nr_pci);
+	if (err) {
+		fprintf(stderr, "ivy: cannot claim the PCI configuration space: %s\n",
+			ivy_strerror(err));
 		return err;
 	}
 	for (unsigned i = 0; i < vmm->opts.nr_pci; i++)
