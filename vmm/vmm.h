@@ -12,6 +12,12 @@
  *   vmm->psci_lock      vCPU power states (CPU_ON/CPU_OFF/AFFINITY_INFO)
  *     cpu->wait_lock    a vCPU's sleep (WFI, powered off)
  *   vmm->trace_lock     the trace buffer and the statistics tables
+ *   virtio_dev.lock     a PCI function's state (devices/virtio.h), then:
+ *     vmm->intx_lock    the shared INTx lines
+ *     cpu->ram_dirty_lock  guest RAM a device wrote, per vCPU (taken one at a time)
+ *
+ * Threads also: one per in-process PCI function (its configuration space);
+ * each process=separate function is a child process (`ivy device`).
  */
 #ifndef IVY_VMM_VMM_H
 #define IVY_VMM_VMM_H
