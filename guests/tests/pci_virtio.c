@@ -93,6 +93,7 @@ struct vdev {
 	unsigned intid; /* the queue's interrupt */
 	struct vq *vq;
 	uint16_t avail_idx, used_seen;
+	uint16_t qsize; /* queue 0's size, as negotiated */
 };
 
 static struct its_tables tables;
@@ -153,6 +154,12 @@ static void pci_assign_bars(struct vdev *d)
 		uint32_t orig = cfg_read32(d, reg);
 		bool is64 = (orig & 6) == 4;
 		uint64_t mask;
+
+		/* I/O BARs (a transitional device's legacy interface) stay unassigned. */
+		if (orig & 1) {
+			d->bar[b] = 0;
+			continue;
+		}
 
 		mmio_write32(d->cfg + reg, 0xffffffff);
 		mask = cfg_read32(d, reg) & ~0xfull;
@@ -285,8 +292,13 @@ static bool virtio_setup(struct vdev *d, struct vq *q)
 	}
 	mmio_write16(c + VC_MSIX, 0xffff);
 	mmio_write16(c + VC_QSELECT, 0);
-	check(mmio_read16(c + VC_QSIZE) >= QSIZE, "%s: queue 0 takes %u entries", d->name, QSIZE);
-	mmio_write16(c + VC_QSIZE, QSIZE);
+	/* Up to QSIZE entries; at least the 3 descriptors of a block request. */
+	d->qsize = mmio_read16(c + VC_QSIZE);
+	if (d->qsize > QSIZE)
+		d->qsize = QSIZE;
+	check(d->qsize >= 4 && !(d->qsize & (d->qsize - 1)), "%s: queue 0 takes %u entries",
+	      d->name, d->qsize);
+	mmio_write16(c + VC_QSIZE, d->qsize);
 	mmio_write16(c + VC_QMSIX, use_intx ? 0xffff : 1);
 	if (use_intx)
 		check(d->isr && mmio_read16(c + VC_QMSIX) == 0xffff, "%s: queue 0 on INTx (SPI %u)",
@@ -309,7 +321,7 @@ static bool virtq_run(struct vdev *d, uint16_t head, uint32_t *len)
 	struct vq *q = d->vq;
 	unsigned before = irqs_of(d);
 
-	q->avail.ring[d->avail_idx % QSIZE] = head;
+	q->avail.ring[d->avail_idx % d->qsize] = head;
 	dsb();
 	q->avail.idx = ++d->avail_idx;
 	dsb();
@@ -320,7 +332,7 @@ static bool virtq_run(struct vdev *d, uint16_t head, uint32_t *len)
 		;
 	if (*(volatile uint16_t *)&q->used.idx == d->used_seen)
 		return false;
-	*len = q->used.ring[d->used_seen % QSIZE].len;
+	*len = q->used.ring[d->used_seen % d->qsize].len;
 	d->used_seen++;
 	return irqs_of(d) != before;
 }
@@ -523,7 +535,16 @@ void guest_main(void)
 		d->dev = dev;
 		d->bdf = (uint16_t)(dev << 3);
 		d->cfg = cfg;
-		d->name = (id >> 16) == VIRTIO_DEV_RNG ? "virtio-rng" : "virtio-blk";
+		/* Modern IDs (ivy), or transitional ones (QEMU's default). */
+		uint16_t did = (uint16_t)(id >> 16);
+		if (did == VIRTIO_DEV_RNG || did == 0x1005)
+			d->name = "virtio-rng";
+		else if (did == VIRTIO_DEV_BLK || did == 0x1001)
+			d->name = "virtio-blk";
+		else {
+			nr--;
+			continue;
+		}
 		printf("found %s at 00:%02x.0\n", d->name, dev);
 	}
 	for (unsigned i = 0; i < nr; i++) {
