@@ -501,12 +501,48 @@ static void test_blk(struct vdev *d)
 	      "virtio-blk: a read past the end fails (IOERR)");
 }
 
+/*
+ * With "bench" on the command line: request rates through the whole path
+ * (notify, the device, the used ring, MSI-X, the interrupt), printed as
+ * "BENCH name value unit" for scripts/bench-guests.sh.
+ */
+static void bench_rng(struct vdev *d)
+{
+	struct vq *q = d->vq;
+	unsigned n = 0;
+	uint32_t len;
+	uint64_t t0 = timer_count(), t1;
+
+	do {
+		q->desc[0] = (struct vdesc){ .addr = (uintptr_t)rng_buf, .len = 16, .flags = 2 };
+		if (!virtq_run(d, 0, &len))
+			return;
+		n++;
+		t1 = timer_count();
+	} while (t1 - t0 < timer_freq() / 2);
+	printf("BENCH virtio_rng_requests %lu req/s\n", (uint64_t)n * timer_freq() / (t1 - t0));
+}
+
+static void bench_blk(struct vdev *d)
+{
+	uint64_t bytes = 0, t0 = timer_count(), t1;
+
+	do {
+		if (blk_io(d, 0, 0, blk_data, 32768) != 0)
+			return;
+		bytes += 32768;
+		t1 = timer_count();
+	} while (t1 - t0 < timer_freq() / 2);
+	printf("BENCH virtio_blk_read %lu KiB/s\n", bytes * timer_freq() / (t1 - t0) / 1024);
+}
+
 void guest_main(void)
 {
 	struct vdev devs[8];
 	unsigned nr = 0;
 	bool want_rng = dt_mentions("expect-rng"), want_blk = dt_mentions("expect-blk");
 	bool kill = dt_mentions("kill-rng"), rng_seen = false, blk_seen = false;
+	bool bench = dt_mentions("bench");
 
 	gic_dist_init();
 	gic_cpu_init();
@@ -559,9 +595,13 @@ void guest_main(void)
 			if (!kill && d->common == d->bar[4])
 				test_bar_moves(d);
 			test_rng(d, kill);
+			if (bench)
+				bench_rng(d);
 		} else {
 			blk_seen = true;
 			test_blk(d);
+			if (bench)
+				bench_blk(d);
 		}
 	}
 	if (want_rng)
