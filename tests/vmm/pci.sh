@@ -65,7 +65,9 @@ run "gic-version=3 its, 2 vCPUs, both in device processes" -smp 2 -machine gic-v
 
 # A device process killed while the guest uses it.
 for gic in 2 3; do
-	out="$tmp/kill.out"
+	# A file of its own, empty before the VMM starts: the loop below must not see an older run.
+	out="$tmp/kill-$gic.out"
+	: >"$out"
 	IVY_VERBOSE=1 "$ivy" run --timeout 50 -machine gic-version=$gic -append "expect-rng kill-rng" \
 		-device virtio-rng-pci,process=separate "$guest" </dev/null >"$out" 2>&1 &
 	vmm=$!
