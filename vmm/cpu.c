@@ -698,20 +698,25 @@ static bool cpu_mmu_off(struct vmm_cpu *cpu)
 static void cpu_apply_ram_writes(struct vmm_cpu *cpu)
 {
 	uint64_t ram_end = BOARD_RAM_BASE + cpu->vmm->ram_size;
+	__typeof__(cpu->ram_dirty) dirty;
 	unsigned n;
 
+	if (!__atomic_load_n(&cpu->nr_ram_dirty, __ATOMIC_RELAXED))
+		return;
+	/* Taken out under the lock, dropped outside it: devices need not wait for the engine. */
 	pthread_mutex_lock(&cpu->ram_dirty_lock);
 	n = cpu->nr_ram_dirty;
+	memcpy(dirty, cpu->ram_dirty, sizeof(dirty));
 	__atomic_store_n(&cpu->nr_ram_dirty, 0, __ATOMIC_RELAXED);
-	if (n && !cpu_mmu_off(cpu))
-		n = 0;
-	if (n > ARRAY_LEN(cpu->ram_dirty)) {
-		pthread_mutex_unlock(&cpu->ram_dirty_lock);
+	pthread_mutex_unlock(&cpu->ram_dirty_lock);
+	if (!n || !cpu_mmu_off(cpu))
+		return;
+	if (n > ARRAY_LEN(dirty)) {
 		uc_ctl_remove_cache(cpu->uc, BOARD_RAM_BASE, ram_end);
 		return;
 	}
 	for (unsigned r = 0; r < n; r++) {
-		uint64_t s = cpu->ram_dirty[r].start, e = cpu->ram_dirty[r].end;
+		uint64_t s = dirty[r].start, e = dirty[r].end;
 
 		if (s < BOARD_RAM_BASE)
 			s = BOARD_RAM_BASE;
@@ -720,5 +725,4 @@ static void cpu_apply_ram_writes(struct vmm_cpu *cpu)
 		if (s < e)
 			uc_ctl_remove_cache(cpu->uc, s, e);
 	}
-	pthread_mutex_unlock(&cpu->ram_dirty_lock);
 }

@@ -25,7 +25,9 @@ result() { # NAME OK OUTPUT-FILE
 		pass=$((pass + 1))
 	else
 		echo "[pci] $1: FAILED ($2)"
-		sed 's/^/[pci]| /' "$3" | grep -v 'unhandled PCI config read' | tail -n 25
+		# The failed checks and the VMM's words first, then how the run ended.
+		grep -E '^(FAIL|ivy: )' "$3" | sed 's/^/[pci]| /'
+		sed 's/^/[pci]| /' "$3" | grep -v 'unhandled' | tail -n 15
 		fail=$((fail + 1))
 	fi
 }
