@@ -67,6 +67,7 @@ check-guests:
 	@scripts/run-tests.sh vmm $(RESULTS) build/release/tests/vmm/test_*
 	@tests/vmm/cli.sh $(RESULTS) build/release/ivy build/guests
 	@tests/vmm/remote.sh $(RESULTS) build/release/ivy build/guests build/release/client/examples/ivy-regfile
+	@tests/vmm/pci.sh $(RESULTS) build/release/ivy build/guests
 	@scripts/run-guests.sh $(RESULTS) build/release/ivy build/guests/tests
 
 # Debian's arm64 kernel booted to init (fetched with apt on first use, never committed).

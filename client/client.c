@@ -12,6 +12,7 @@
 #include <ivy/client.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <linux/futex.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -233,24 +234,89 @@ int ivy_client_set_default(struct ivy_client *c)
 	return client_call(c, &m, NULL, 0, NULL, NULL);
 }
 
-int ivy_client_irqfd_spi(struct ivy_client *c, uint32_t spi, unsigned *index)
+static int client_irqfd(struct ivy_client *c, struct ivy_ioreq_msg *m, unsigned *index)
 {
-	struct ivy_ioreq_msg m = { .type = IVY_IOREQ_MSG_IRQFD, .a = spi };
 	int fd = eventfd(0, EFD_CLOEXEC), ret;
 
 	if (fd < 0)
 		return -errno;
-	ret = client_call(c, &m, &fd, 1, NULL, NULL);
-	if (ret == 0 && (m.a >= CLIENT_MAX_IRQFDS || c->irq_fds[m.a] >= 0))
+	ret = client_call(c, m, &fd, 1, NULL, NULL);
+	if (ret == 0 && (m->a >= CLIENT_MAX_IRQFDS || c->irq_fds[m->a] >= 0))
 		ret = -EPROTO;
 	if (ret) {
 		close(fd);
 		return ret;
 	}
-	c->irq_fds[m.a] = fd;
+	c->irq_fds[m->a] = fd;
 	if (index)
-		*index = (unsigned)m.a;
+		*index = (unsigned)m->a;
 	return 0;
+}
+
+int ivy_client_irqfd_msi(struct ivy_client *c, uint64_t doorbell, uint32_t data, uint32_t devid,
+			 unsigned *index)
+{
+	struct ivy_ioreq_msg m = { .type = IVY_IOREQ_MSG_IRQFD,
+				   .flags = IVY_IRQFD_F_MSI,
+				   .a = doorbell,
+				   .b = data,
+				   .c = devid };
+
+	return client_irqfd(c, &m, index);
+}
+
+int ivy_client_irqfd_deassign(struct ivy_client *c, unsigned index)
+{
+	struct ivy_ioreq_msg m = { .type = IVY_IOREQ_MSG_IRQFD_DEASSIGN, .a = index };
+	int ret;
+
+	if (index >= CLIENT_MAX_IRQFDS || c->irq_fds[index] < 0)
+		return -ENOENT;
+	ret = client_call(c, &m, NULL, 0, NULL, NULL);
+	if (ret == 0 || ret == -ENOENT) {
+		close(c->irq_fds[index]);
+		c->irq_fds[index] = -1;
+	}
+	return ret;
+}
+
+int ivy_client_map_ram(struct ivy_client *c, unsigned index, struct ivy_client_ram *out)
+{
+	struct ivy_ioreq_msg m = { .type = IVY_IOREQ_MSG_MAP_RAM, .a = index };
+	int fds[2], nfds = 0, ret;
+	void *p;
+
+	if (!out)
+		return -EINVAL;
+	ret = client_call(c, &m, NULL, 0, fds, &nfds);
+	if (ret == 0 && (nfds != 1 || !m.b || m.b > SIZE_MAX || m.a + m.b < m.a))
+		ret = -EPROTO;
+	if (ret) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return ret;
+	}
+	p = mmap(NULL, (size_t)m.b, PROT_READ | PROT_WRITE, MAP_SHARED, fds[0], (off_t)m.c);
+	ret = p == MAP_FAILED ? -errno : 0;
+	close(fds[0]);
+	if (ret)
+		return ret;
+	*out = (struct ivy_client_ram){ .gpa = m.a, .size = m.b, .ptr = p };
+	return 0;
+}
+
+int ivy_client_dma_written(struct ivy_client *c, uint64_t gpa, uint64_t len)
+{
+	struct ivy_ioreq_msg m = { .type = IVY_IOREQ_MSG_DMA_WRITTEN, .a = gpa, .b = len };
+
+	return client_call(c, &m, NULL, 0, NULL, NULL);
+}
+
+int ivy_client_irqfd_spi(struct ivy_client *c, uint32_t spi, unsigned *index)
+{
+	struct ivy_ioreq_msg m = { .type = IVY_IOREQ_MSG_IRQFD, .a = spi };
+
+	return client_irqfd(c, &m, index);
 }
 
 int ivy_client_irq_raise(struct ivy_client *c, unsigned index)

@@ -97,8 +97,8 @@ VMM_TEST_BINS := $(VMM_TEST_SRCS:tests/vmm/%.c=$(O)/tests/vmm/%)
 vmm: $(O)/ivy
 vmm-tests: $(VMM_TEST_BINS)
 
-$(O)/ivy: $(VMM_OBJS) $(STATIC)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(VMM_OBJS) $(STATIC) $(VMM_LIBS)
+$(O)/ivy: $(VMM_OBJS) $(STATIC) $(DEVICES) $(CLIENT_LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(VMM_OBJS) $(DEVICES) $(CLIENT_LIB) $(STATIC) $(VMM_LIBS)
 
 $(O)/tests/vmm/%: $(O)/tests/vmm/%.o $(VMM_LIB_OBJS) $(STATIC)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(VMM_LIB_OBJS) $(STATIC) $(VMM_LIBS) -lcmocka

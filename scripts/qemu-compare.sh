@@ -29,4 +29,33 @@ for t in "sgi 1 2" "sgi 4 2" "timer 1 2" "active 1 2" "sgi 2 3" "timer 1 3" "act
 	fi
 	rm -f "$a" "$b"
 done
+
+# pci_virtio: the same virtio-blk and virtio-rng, ivy's (modern) and QEMU's (transitional), on the
+# same PCI layout (QEMU's virt with highmem=off has the low ECAM and MMIO window ivy uses).
+disk=$(mktemp)
+python3 -c "
+import struct, sys
+w = [(k * 0x9e3779b1) & 0xffffffff for k in range(16384 - 128)] + [0x52800540, 0xd65f03c0] + [0] * 126
+sys.stdout.buffer.write(b''.join(struct.pack('<I', x) for x in w))
+" >"$disk"
+for gic in 2 3; do
+	a=$(mktemp) b=$(mktemp)
+	timeout 60 "$ivy" run -machine gic-version=$gic -append "expect-rng expect-blk" \
+		-drive file="$disk",format=raw -device virtio-rng-pci "$dir/pci_virtio.bin" </dev/null 2>/dev/null |
+		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9a-f][0-9a-f]*/N/g' >"$a"
+	timeout 60 qemu-system-aarch64 -M virt,highmem=off,gic-version=$gic -accel tcg -cpu cortex-a57 \
+		-m 256M -nic none -nographic -monitor none -serial stdio -append "expect-rng expect-blk" \
+		-drive file="$disk",if=none,id=d0,format=raw -device virtio-blk-pci,drive=d0,addr=1 \
+		-device virtio-rng-pci,addr=2 -kernel "$dir/pci_virtio.bin" </dev/null 2>/dev/null |
+		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9a-f][0-9a-f]*/N/g' >"$b"
+	if [ -s "$a" ] && cmp -s "$a" "$b"; then
+		echo "[qemu] pci_virtio gic-version=$gic: same results under ivy and QEMU ($(grep -c '^PASS' "$a") PASS, $(grep -c '^FAIL' "$a") FAIL)"
+	else
+		echo "[qemu] pci_virtio gic-version=$gic: results differ (ivy < > QEMU):"
+		diff "$a" "$b" | sed 's/^/[qemu]   /'
+		status=1
+	fi
+	rm -f "$a" "$b"
+done
+rm -f "$disk"
 exit $status

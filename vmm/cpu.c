@@ -125,9 +125,12 @@ void cpu_update_lines(struct vmm_cpu *cpu, bool refill)
 	uci_set_lines(&cpu->uci, irq, fiq);
 }
 
+static void cpu_apply_ram_writes(struct vmm_cpu *cpu);
+
 /* Cache maintenance seen on one engine applies to all: each acts at its next safe point. */
 static void cpu_apply_maintenance(struct vmm_cpu *cpu)
 {
+	cpu_apply_ram_writes(cpu);
 	/*
 	 * Dropping the translations of guest RAM page by page is far cheaper than
 	 * the engine's full flush, which resets its whole code buffer (seconds).
@@ -240,8 +243,12 @@ static void cpu_after_gic_access(struct vmm_cpu *cpu)
 
 	if (gic_refresh(cpu, refill, &irq, &fiq) < 0)
 		return;
-	/* Raising waits for the block hook; so does stopping for the end of the VM. */
-	if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq) || vmm_exiting(cpu->vmm))
+	/*
+	 * Raising waits for the block hook; so do stopping for the end of the VM and
+	 * dropping code a device just overwrote (the access may have been its notify).
+	 */
+	if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq) || vmm_exiting(cpu->vmm) ||
+	    __atomic_load_n(&cpu->nr_ram_dirty, __ATOMIC_RELAXED))
 		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
 	else if (irq != cpu->uci.irq || fiq != cpu->uci.fiq)
 		uci_set_lines(&cpu->uci, irq, fiq);
@@ -535,6 +542,7 @@ int cpu_create(struct vmm *vmm, unsigned index)
 	ivy_vcpu_set_user(cpu->vcpu, cpu);
 	pthread_mutex_init(&cpu->wait_lock, NULL);
 	pthread_cond_init(&cpu->wait_cond, NULL);
+	pthread_mutex_init(&cpu->ram_dirty_lock, NULL);
 	if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &cpu->uc) != UC_ERR_OK)
 		return -ENOMEM;
 	err = uci_attach(&cpu->uci, cpu->uc);
@@ -738,5 +746,96 @@ void cpu_join_threads(struct vmm *vmm)
 		if (cpu->thread_started)
 			pthread_join(cpu->thread, NULL);
 		cpu->thread_started = false;
+	}
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Guest RAM written by devices (DMA): translated code of those pages goes stale.       */
+
+void cpu_note_ram_write(struct vmm *vmm, uint64_t gpa, uint64_t len)
+{
+	uint64_t start = gpa & ~0xfffull, end = (gpa + len + 0xfff) & ~0xfffull;
+
+	if (!len || end <= start)
+		return;
+	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
+		struct vmm_cpu *cpu = &vmm->cpus[i];
+		unsigned n;
+
+		pthread_mutex_lock(&cpu->ram_dirty_lock);
+		n = cpu->nr_ram_dirty;
+		for (unsigned r = 0; r < n && n <= ARRAY_LEN(cpu->ram_dirty); r++) {
+			/* Overlapping or touching: one range. */
+			if (start <= cpu->ram_dirty[r].end && end >= cpu->ram_dirty[r].start) {
+				if (start < cpu->ram_dirty[r].start)
+					cpu->ram_dirty[r].start = start;
+				if (end > cpu->ram_dirty[r].end)
+					cpu->ram_dirty[r].end = end;
+				n = UINT32_MAX;
+			}
+		}
+		if (n == UINT32_MAX) {
+			/* merged */
+		} else if (n < ARRAY_LEN(cpu->ram_dirty)) {
+			cpu->ram_dirty[n].start = start;
+			cpu->ram_dirty[n].end = end;
+			__atomic_store_n(&cpu->nr_ram_dirty, n + 1, __ATOMIC_RELAXED);
+		} else {
+			__atomic_store_n(&cpu->nr_ram_dirty, ARRAY_LEN(cpu->ram_dirty) + 1,
+					 __ATOMIC_RELAXED);
+		}
+		pthread_mutex_unlock(&cpu->ram_dirty_lock);
+		/* A running engine acts at its next block; a sleeping one before it runs again. */
+		atomic_store_explicit(&cpu->kick, true, memory_order_release);
+	}
+}
+
+/*
+ * The engine's code-cache invalidation takes a virtual address and translates
+ * it through the current regime, faulting into the guest if it is unmapped.
+ * Guest-physical ranges are only meaningful to it with the MMU off; a guest
+ * with its own page tables does its own IC maintenance for what it maps
+ * executable (Linux does), which reaches every engine as a broadcast.
+ */
+static bool cpu_mmu_off(struct vmm_cpu *cpu)
+{
+	uc_arm64_cp_reg r = { .op0 = CP_SCTLR_EL1.op0,
+			      .op1 = CP_SCTLR_EL1.op1,
+			      .crn = CP_SCTLR_EL1.crn,
+			      .crm = CP_SCTLR_EL1.crm,
+			      .op2 = CP_SCTLR_EL1.op2 };
+
+	return uc_reg_read(cpu->uc, UC_ARM64_REG_CP_REG, &r) == UC_ERR_OK && !(r.val & 1);
+}
+
+static void cpu_apply_ram_writes(struct vmm_cpu *cpu)
+{
+	uint64_t ram_end = BOARD_RAM_BASE + cpu->vmm->ram_size;
+	__typeof__(cpu->ram_dirty) dirty;
+	unsigned n;
+
+	if (!__atomic_load_n(&cpu->nr_ram_dirty, __ATOMIC_RELAXED))
+		return;
+	/* Taken out under the lock, dropped outside it: devices need not wait for the engine. */
+	pthread_mutex_lock(&cpu->ram_dirty_lock);
+	n = cpu->nr_ram_dirty;
+	memcpy(dirty, cpu->ram_dirty, sizeof(dirty));
+	__atomic_store_n(&cpu->nr_ram_dirty, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&cpu->ram_dirty_lock);
+	if (!n || !cpu_mmu_off(cpu))
+		return;
+	if (n > ARRAY_LEN(dirty)) {
+		uc_ctl_remove_cache(cpu->uc, BOARD_RAM_BASE, ram_end);
+		return;
+	}
+	for (unsigned r = 0; r < n; r++) {
+		uint64_t s = dirty[r].start, e = dirty[r].end;
+
+		if (s < BOARD_RAM_BASE)
+			s = BOARD_RAM_BASE;
+		if (e > ram_end)
+			e = ram_end;
+		if (s < e)
+			uc_ctl_remove_cache(cpu->uc, s, e);
 	}
 }

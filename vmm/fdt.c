@@ -14,6 +14,7 @@
 #define PHANDLE_GIC 1
 #define PHANDLE_CLK 2
 #define PHANDLE_ITS 3
+#define PHANDLE_V2M 4
 
 /* Interrupt specifier cells: type, number, flags. */
 #define FDT_IRQ_SPI	 0
@@ -113,6 +114,7 @@ static int fdt_node_gic(struct vmm *vmm, void *fdt)
 	FDT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v2m-frame"));
 	FDT_TRY(fdt_property(fdt, "msi-controller", NULL, 0));
 	FDT_TRY(fdt_prop_reg(fdt, BOARD_V2M_BASE, BOARD_V2M_SIZE));
+	FDT_TRY(fdt_property_cell(fdt, "phandle", PHANDLE_V2M));
 	FDT_TRY(fdt_end_node(fdt));
 	FDT_TRY(fdt_end_node(fdt));
 	(void)vmm;
@@ -211,6 +213,81 @@ static int fdt_node_devices(struct vmm *vmm, void *fdt)
 	return 0;
 }
 
+/* PCI address space codes (phys.hi bits 25:24 of the PCI bus binding). */
+#define FDT_PCI_SPACE_IO    0x01000000u
+#define FDT_PCI_SPACE_MEM32 0x02000000u
+
+/*
+ * The PCIe host bridge, as QEMU virt describes it: ECAM, an I/O window at
+ * PCI address 0 and an identity-mapped 32-bit memory window, MSIs through the
+ * ITS (RID = DeviceID) or the v2m frame, INTx through SPIs 3..6 swizzled by
+ * slot. Only there when the board has PCI functions: a guest without them has
+ * nothing to enumerate, and ivy claims no ECAM window.
+ */
+static int fdt_node_pcie(struct vmm *vmm, void *fdt)
+{
+	char name[64];
+	fdt32_t ranges[14], map[4 * 4 * 10],
+		busr[2] = { cpu_to_fdt32(0), cpu_to_fdt32(BOARD_PCIE_NR_BUSES - 1) };
+	fdt32_t mask[4] = { cpu_to_fdt32(3u << 11), 0, 0, cpu_to_fdt32(7) };
+	unsigned n = 0;
+
+	if (!vmm->opts.nr_pci)
+		return 0;
+	snprintf(name, sizeof(name), "pcie@%llx", (unsigned long long)BOARD_PCIE_ECAM_BASE);
+	FDT_TRY(fdt_begin_node(fdt, name));
+	FDT_TRY(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
+	FDT_TRY(fdt_property_string(fdt, "device_type", "pci"));
+	FDT_TRY(fdt_property_cell(fdt, "#address-cells", 3));
+	FDT_TRY(fdt_property_cell(fdt, "#size-cells", 2));
+	FDT_TRY(fdt_property_cell(fdt, "#interrupt-cells", 1));
+	FDT_TRY(fdt_property_cell(fdt, "linux,pci-domain", 0));
+	FDT_TRY(fdt_property(fdt, "bus-range", busr, sizeof(busr)));
+	FDT_TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
+	FDT_TRY(fdt_prop_reg(fdt, BOARD_PCIE_ECAM_BASE, BOARD_PCIE_ECAM_SIZE));
+	/* (space, pci address hi/lo), (cpu address hi/lo), (size hi/lo) */
+	const uint32_t r[14] = { FDT_PCI_SPACE_IO,
+				 0,
+				 0,
+				 (uint32_t)(BOARD_PCIE_PIO_BASE >> 32),
+				 (uint32_t)BOARD_PCIE_PIO_BASE,
+				 0,
+				 (uint32_t)BOARD_PCIE_PIO_SIZE,
+				 FDT_PCI_SPACE_MEM32,
+				 (uint32_t)(BOARD_PCIE_MMIO_BASE >> 32),
+				 (uint32_t)BOARD_PCIE_MMIO_BASE,
+				 (uint32_t)(BOARD_PCIE_MMIO_BASE >> 32),
+				 (uint32_t)BOARD_PCIE_MMIO_BASE,
+				 0,
+				 (uint32_t)BOARD_PCIE_MMIO_SIZE };
+	for (unsigned i = 0; i < 14; i++)
+		ranges[i] = cpu_to_fdt32(r[i]);
+	FDT_TRY(fdt_property(fdt, "ranges", ranges, sizeof(ranges)));
+	if (vmm->opts.gic_version == 3 && vmm->its) {
+		fdt32_t msimap[4] = { 0, cpu_to_fdt32(PHANDLE_ITS), 0, cpu_to_fdt32(0x10000) };
+		FDT_TRY(fdt_property(fdt, "msi-map", msimap, sizeof(msimap)));
+	} else if (vmm->opts.gic_version == 2) {
+		FDT_TRY(fdt_property_cell(fdt, "msi-parent", PHANDLE_V2M));
+	}
+	/* INTx: pin p (1..4) of slot s goes to line (s + p - 1) % 4. */
+	for (uint32_t slot = 0; slot < 4; slot++) {
+		for (uint32_t pin = 1; pin <= 4; pin++) {
+			uint32_t spi = BOARD_PCIE_INTX_SPI + (slot + pin - 1) % 4;
+			const uint32_t e[10] = {
+				slot << 11, 0, 0,	    pin, PHANDLE_GIC,
+				0,	    0, FDT_IRQ_SPI, spi, FDT_IRQ_LEVEL_HI
+			};
+
+			for (unsigned i = 0; i < 10; i++)
+				map[n++] = cpu_to_fdt32(e[i]);
+		}
+	}
+	FDT_TRY(fdt_property(fdt, "interrupt-map", map, sizeof(map)));
+	FDT_TRY(fdt_property(fdt, "interrupt-map-mask", mask, sizeof(mask)));
+	FDT_TRY(fdt_end_node(fdt));
+	return 0;
+}
+
 int fdt_build(struct vmm *vmm, void *fdt, size_t size)
 {
 	char name[64];
@@ -249,6 +326,8 @@ int fdt_build(struct vmm *vmm, void *fdt, size_t size)
 		err = fdt_node_timer(vmm, fdt);
 	if (!err)
 		err = fdt_node_devices(vmm, fdt);
+	if (!err)
+		err = fdt_node_pcie(vmm, fdt);
 	if (err)
 		return err;
 	FDT_TRY(fdt_end_node(fdt));

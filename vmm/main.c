@@ -36,10 +36,20 @@ static const char usage_text[] =
 	"  --timeout SECONDS     stop a guest that runs longer (exit status 124)\n"
 	"  --device-socket PATH  accept out-of-process device models (ivy-client) on this\n"
 	"                        Unix socket; they claim addresses and raise interrupts\n"
-	"  --help                this text\n"
-	"\n"
+	"  -drive file=IMAGE[,format=raw][,readonly=on][,if=none,id=ID]\n"
+	"                        a virtio-blk-pci disk backed by IMAGE (with if=none, only\n"
+	"                        once a -device virtio-blk-pci,drive=ID names it)\n"
+	"  -device virtio-blk-pci,drive=ID[,process=separate]\n"
+	"  -device virtio-rng-pci[,process=separate]\n"
+	"                        virtio-pci devices behind the PCIe host bridge (ECAM at\n"
+	"                        0x3f000000), MSI-X through the ITS or GICv2m;\n"
+	"                        process=separate serves one from a device process\n"
 	"  -no-reboot            a guest reset (PSCI SYSTEM_RESET) ends the run instead of\n"
 	"                        restarting the board\n"
+	"  --help                this text\n"
+	"\n"
+	"`ivy device virtio-rng|virtio-blk --connect SOCKET --bdf N [--file IMAGE]\n"
+	"[--readonly]` is the device process that process=separate starts.\n"
 	"\n"
 	"Exit status: the value the guest wrote to the test-exit register; 0 after PSCI\n"
 	"SYSTEM_OFF (or SYSTEM_RESET with -no-reboot); 124 on --timeout; 125 when the\n"
@@ -157,6 +167,12 @@ static void hook_kick(void *opaque, struct ivy_vcpu *vcpu)
 		cpu_kick(cpu);
 }
 
+/* A device process wrote guest RAM: drop the code translated from it. */
+static void vmm_dma_hook(void *opaque, ivy_gpa_t gpa, uint64_t len)
+{
+	cpu_note_ram_write(opaque, gpa, len);
+}
+
 static void hook_vcpu_block(void *opaque, struct ivy_vcpu *vcpu, bool blocked)
 {
 	struct vmm_cpu *cpu = ivy_vcpu_user(vcpu);
@@ -241,6 +257,113 @@ static int parse_machine(struct vmm_opts *o, const char *s)
 	return 0;
 }
 
+static struct pci_opt *pci_add(struct vmm_opts *o)
+{
+	if (o->nr_pci >= BOARD_MAX_PCI)
+		return NULL;
+	o->pci[o->nr_pci] = (struct pci_opt){ 0 };
+	return &o->pci[o->nr_pci++];
+}
+
+/* -drive file=F[,format=raw][,readonly=on|off][,if=none|virtio][,id=ID] */
+static int parse_drive(struct vmm_opts *o, char *s)
+{
+	struct pci_opt *p = pci_add(o);
+	char *save = NULL;
+
+	if (!p)
+		return usage_error("at most %d PCI devices", BOARD_MAX_PCI);
+	p->kind = PCI_VIRTIO_BLK;
+	for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "file=", 5))
+			p->file = tok + 5;
+		else if (!strcmp(tok, "format=raw"))
+			continue;
+		else if (!strcmp(tok, "readonly=on") || !strcmp(tok, "readonly"))
+			p->read_only = true;
+		else if (!strcmp(tok, "readonly=off"))
+			p->read_only = false;
+		else if (!strcmp(tok, "if=none"))
+			p->pending = true;
+		else if (!strcmp(tok, "if=virtio"))
+			p->pending = false;
+		else if (!strncmp(tok, "id=", 3))
+			p->id = tok + 3;
+		else
+			return usage_error("unknown -drive property '%s' (want file=, format=raw, "
+					   "readonly=on, if=none, id=)",
+					   tok);
+	}
+	if (!p->file || !*p->file)
+		return usage_error("-drive needs file=IMAGE");
+	if (access(p->file, R_OK))
+		return usage_error("cannot read disk image '%s': %s", p->file, strerror(errno));
+	if (!p->read_only && access(p->file, W_OK))
+		return usage_error("cannot write disk image '%s' (%s); add readonly=on", p->file,
+				   strerror(errno));
+	if (p->pending && !p->id)
+		return usage_error("-drive if=none needs an id= for -device ...,drive=ID");
+	return 0;
+}
+
+/* -device virtio-blk-pci,drive=ID | virtio-rng-pci, [process=separate|same] */
+static int parse_device(struct vmm_opts *o, char *s)
+{
+	char *save = NULL, *type = strtok_r(s, ",", &save);
+	const char *drive = NULL;
+	bool separate = false;
+	struct pci_opt *p = NULL;
+
+	if (!type)
+		return usage_error("-device needs a type (virtio-blk-pci or virtio-rng-pci)");
+	for (char *tok = strtok_r(NULL, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(tok, "drive=", 6))
+			drive = tok + 6;
+		else if (!strcmp(tok, "process=separate"))
+			separate = true;
+		else if (!strcmp(tok, "process=same"))
+			separate = false;
+		else if (!strncmp(tok, "id=", 3))
+			continue; /* QEMU's device name: nothing refers to it here */
+		else
+			return usage_error("unknown -device property '%s' (want drive=, "
+					   "process=separate)",
+					   tok);
+	}
+	if (!strcmp(type, "virtio-rng-pci") || !strcmp(type, "virtio-rng")) {
+		if (drive)
+			return usage_error("virtio-rng-pci takes no drive=");
+		p = pci_add(o);
+		if (!p)
+			return usage_error("at most %d PCI devices", BOARD_MAX_PCI);
+		p->kind = PCI_VIRTIO_RNG;
+	} else if (!strcmp(type, "virtio-blk-pci") || !strcmp(type, "virtio-blk")) {
+		if (!drive)
+			return usage_error(
+				"virtio-blk-pci needs drive=ID of an -drive if=none,id=ID");
+		for (unsigned i = 0; i < o->nr_pci; i++)
+			if (o->pci[i].pending && !strcmp(o->pci[i].id, drive))
+				p = &o->pci[i];
+		if (!p)
+			return usage_error("no unused -drive with id=%s for virtio-blk-pci", drive);
+		p->pending = false;
+	} else {
+		return usage_error("unknown -device '%s' (want virtio-blk-pci or virtio-rng-pci)",
+				   type);
+	}
+	p->separate = separate;
+	return 0;
+}
+
+/* Drives declared with if=none and never attached are an error, as in QEMU. */
+static int parse_check_drives(struct vmm_opts *o)
+{
+	for (unsigned i = 0; i < o->nr_pci; i++)
+		if (o->pci[i].pending)
+			return usage_error("-drive id=%s is not used by any -device", o->pci[i].id);
+	return 0;
+}
+
 static int parse_args(struct vmm_opts *o, int argc, char **argv)
 {
 	o->smp = 1;
@@ -293,6 +416,16 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 				return err;
 		} else if (!strcmp(a, "-no-reboot")) {
 			o->no_reboot = true;
+		} else if (!strcmp(a, "-drive")) {
+			NEED_ARG;
+			int err = parse_drive(o, argv[i]);
+			if (err)
+				return err;
+		} else if (!strcmp(a, "-device")) {
+			NEED_ARG;
+			int err = parse_device(o, argv[i]);
+			if (err)
+				return err;
 		} else if (!strcmp(a, "--stats")) {
 			o->stats = true;
 		} else if (!strcmp(a, "--trace")) {
@@ -319,7 +452,7 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 		}
 #undef NEED_ARG
 	}
-	return 0;
+	return parse_check_drives(o);
 }
 
 /* The demo guest is built next to the binary: build/release/ivy -> build/guests/demo.bin. */
@@ -361,8 +494,12 @@ static int board_create(struct vmm *vmm)
 	err = ivy_vm_create(&cfg, &vmm->vm);
 	if (err)
 		return err;
-	vmm->ram = mmap(NULL, vmm->ram_size, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* A memfd, so that device processes can map guest RAM for their DMA. */
+	vmm->ram_fd = memfd_create("ivy-guest-ram", MFD_CLOEXEC);
+	if (vmm->ram_fd < 0 || ftruncate(vmm->ram_fd, (off_t)vmm->ram_size) < 0)
+		return -errno;
+	vmm->ram = mmap(NULL, vmm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+			vmm->ram_fd, 0);
 	if (vmm->ram == MAP_FAILED)
 		return -ENOMEM;
 	err = ivy_vm_add_ram(vmm->vm, BOARD_RAM_BASE, vmm->ram_size, vmm->ram);
@@ -389,7 +526,15 @@ static int board_create(struct vmm *vmm)
 			return err;
 		}
 	}
-	return 0;
+	if (vmm->opts.nr_pci) {
+		struct ivy_ioreq_ram ram = { .gpa = BOARD_RAM_BASE,
+					     .size = vmm->ram_size,
+					     .fd = vmm->ram_fd };
+		err = ivy_ioreq_share_ram(vmm->vm, &ram, vmm_dma_hook, vmm);
+		if (err)
+			return err;
+	}
+	return pci_create(vmm);
 }
 
 /*
@@ -500,6 +645,8 @@ int main(int argc, char **argv)
 	char ver[64];
 	int status, err;
 
+	if (argc >= 2 && !strcmp(argv[1], "device"))
+		return device_main(argc - 2, argv + 2);
 	if (argc < 2 ||
 	    (strcmp(argv[1], "run") && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
 		fputs(usage_text, stderr);
@@ -532,6 +679,10 @@ int main(int argc, char **argv)
 
 	err = board_create(vmm);
 	if (err) {
+		/* Device processes already started go, and so does the socket. */
+		pci_destroy(vmm);
+		if (vmm->opts.device_socket)
+			ivy_ioreq_server_stop(vmm->vm);
 		fprintf(stderr, "ivy: cannot build the board: %s\n", ivy_strerror(err));
 		return VMM_EXIT_VMM_ERROR;
 	}
@@ -551,6 +702,7 @@ int main(int argc, char **argv)
 				strerror(-err));
 	}
 	fflush(stdout);
+	pci_destroy(vmm);
 	if (vmm->opts.device_socket)
 		ivy_ioreq_server_stop(vmm->vm);
 	/* vCPU engines and the VM go with the process; the stdin reader may still be blocked. */

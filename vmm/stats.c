@@ -153,14 +153,14 @@ void stats_print(struct vmm *vmm, FILE *out)
 		fprintf(out, "  %s\n", i == 1024 ? "LPIs (ITS)" : intid_name(i));
 	}
 	fprintf(out, "I/O requests per client (latency submit->complete, us):\n");
-	fprintf(out, "  %-12s %10s %9s %9s %9s\n", "client", "requests", "p50", "p90", "p99");
+	fprintf(out, "  %-22s %10s %9s %9s %9s\n", "client", "requests", "p50", "p90", "p99");
 	for (unsigned i = 0; i < STATS_MAX_CLIENTS; i++) {
 		struct stats_client *c = &stats_clients[i];
 
 		if (!c->count)
 			continue;
 		qsort(c->lat_ns, c->nr_lat, sizeof(*c->lat_ns), cmp_u32);
-		fprintf(out, "  %-12s %10" PRIu64 " %9.2f %9.2f %9.2f\n",
+		fprintf(out, "  %-22s %10" PRIu64 " %9.2f %9.2f %9.2f\n",
 			c->name[0] ? c->name : "?", c->count, pct(c->lat_ns, c->nr_lat, 50),
 			pct(c->lat_ns, c->nr_lat, 90), pct(c->lat_ns, c->nr_lat, 99));
 	}

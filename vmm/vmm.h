@@ -12,6 +12,12 @@
  *   vmm->psci_lock      vCPU power states (CPU_ON/CPU_OFF/AFFINITY_INFO)
  *     cpu->wait_lock    a vCPU's sleep (WFI, powered off)
  *   vmm->trace_lock     the trace buffer and the statistics tables
+ *   virtio_dev.lock     a PCI function's state (devices/virtio.h), then:
+ *     vmm->intx_lock    the shared INTx lines
+ *     cpu->ram_dirty_lock  guest RAM a device wrote, per vCPU (taken one at a time)
+ *
+ * Threads also: one per in-process PCI function (its configuration space);
+ * each process=separate function is a child process (`ivy device`).
  */
 #ifndef IVY_VMM_VMM_H
 #define IVY_VMM_VMM_H
@@ -55,8 +61,27 @@
 #define BOARD_PPI_HTIMER     26
 #define BOARD_PPI_STIMER     29
 #define BOARD_MAX_CPUS	     8
+/* PCIe host bridge: QEMU virt's low layout (ECAM, 32-bit MMIO window, PIO window). */
+#define BOARD_PCIE_ECAM_BASE 0x3f000000ull
+#define BOARD_PCIE_ECAM_SIZE 0x01000000ull /* buses 0..15 */
+#define BOARD_PCIE_NR_BUSES  16
+#define BOARD_PCIE_MMIO_BASE 0x10000000ull
+#define BOARD_PCIE_MMIO_SIZE 0x2eff0000ull /* up to 0x3efeffff */
+#define BOARD_PCIE_PIO_BASE  0x3eff0000ull
+#define BOARD_PCIE_PIO_SIZE  0x10000ull
+#define BOARD_PCIE_INTX_SPI  3 /* INTA..INTD of slot 0: SPIs 3..6, swizzled by slot */
+#define BOARD_MAX_PCI	     8
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Discards a result that only says the event was already moot (warn_unused_result). */
+#ifndef IGNORE
+#define IGNORE(x)                   \
+	do {                        \
+		if (x) { /* moot */ \
+		}                   \
+	} while (0)
+#endif
 
 /* Exit statuses of `ivy run` other than the guest's own. */
 enum vmm_exit {
@@ -83,6 +108,15 @@ struct vmm_opts {
 	bool demo;		   /* the built-in demo guest: prints the story header */
 	const char *device_socket; /* serve out-of-process device clients here */
 	bool no_reboot;		   /* a guest reset ends the run, as QEMU -no-reboot */
+	struct pci_opt {
+		enum pci_kind { PCI_VIRTIO_BLK, PCI_VIRTIO_RNG } kind;
+		const char *file; /* virtio-blk: the image */
+		bool read_only;
+		bool separate;	/* served by a device process of its own */
+		const char *id; /* -drive id=, until a -device names it */
+		bool pending;	/* an -drive if=none waiting for its -device */
+	} pci[BOARD_MAX_PCI];
+	unsigned nr_pci;
 };
 
 enum cpu_power { CPU_OFF, CPU_ON_PENDING, CPU_ON };
@@ -125,6 +159,12 @@ struct vmm_cpu {
 	uint64_t block_end; /* end of the last translation block entered (block hook) */
 	atomic_bool need_tb_flush;
 	atomic_bool need_tlb_flush;
+	/* Protects: ram_dirty[], nr_ram_dirty (guest RAM written by devices, see cpu_note_ram_write). */
+	pthread_mutex_t ram_dirty_lock;
+	struct {
+		uint64_t start, end;
+	} ram_dirty[16];
+	unsigned nr_ram_dirty; /* > ARRAY_LEN(ram_dirty): too many, drop all of RAM */
 
 	/* Protects: sleeping in WFI or while powered off (with wait_cond). */
 	pthread_mutex_t wait_lock;
@@ -169,6 +209,7 @@ struct vmm {
 	struct ivy_device *its;
 	uint8_t *ram;
 	uint64_t ram_size;
+	int ram_fd; /* the memfd behind ram, handed to device processes */
 	unsigned nr_cpus;
 	struct vmm_cpu cpus[BOARD_MAX_CPUS];
 	uint64_t boot_ns; /* the counter's zero */
@@ -200,6 +241,12 @@ struct vmm {
 	/* Devices. */
 	struct pl011 *uart;
 	struct ivy_ioreq_client *exit_client;
+	struct pcidev *pci[BOARD_MAX_PCI];
+	unsigned nr_pci;
+	/* Protects: intx_count (INTx lines shared by functions). */
+	pthread_mutex_t intx_lock;
+	unsigned intx_count[4];
+	char socket_tmp[64]; /* a socket path made up for device processes, or "" */
 
 	/* Boot. */
 	uint64_t entry, dtb_gpa, initrd_gpa, initrd_size, kernel_end;
@@ -273,6 +320,19 @@ void pl011_flush(struct vmm *vmm);
 
 /* testdev.c */
 int testdev_create(struct vmm *vmm);
+
+/*
+ * After a device wrote guest RAM [gpa, gpa + len): every engine drops the
+ * translated code of those pages at its next safe point (cpu.c).
+ */
+void cpu_note_ram_write(struct vmm *vmm, uint64_t gpa, uint64_t len);
+
+/* pci.c: the PCIe host bridge and its virtio functions. */
+struct pcidev;
+int pci_create(struct vmm *vmm);
+void pci_destroy(struct vmm *vmm);
+/* device.c: `ivy device ...`, a virtio function served from a process of its own. */
+int device_main(int argc, char **argv);
 
 /* loader.c */
 int loader_load(struct vmm *vmm);

@@ -38,6 +38,14 @@ static inline uint64_t mmio_read64(uintptr_t a)
 {
 	return *(volatile uint64_t *)a;
 }
+static inline void mmio_write16(uintptr_t a, uint16_t v)
+{
+	*(volatile uint16_t *)a = v;
+}
+static inline uint16_t mmio_read16(uintptr_t a)
+{
+	return *(volatile uint16_t *)a;
+}
 static inline void mmio_write8(uintptr_t a, uint8_t v)
 {
 	*(volatile uint8_t *)a = v;

@@ -69,8 +69,42 @@ IVY_MUST_CHECK int ivy_client_set_default(struct ivy_client *c);
  * interrupt controller, -EINVAL for a bad SPI), or the errno of eventfd.
  */
 IVY_MUST_CHECK int ivy_client_irqfd_spi(struct ivy_client *c, uint32_t spi, unsigned *index);
+/*
+ * Creates an eventfd and registers it as an MSI irqfd: raising it signals the
+ * message (doorbell address, data) from device `devid` (a PCI function's
+ * requester ID), as ivy_signal_msi() does in the VMM. A device whose vectors
+ * change (MSI-X) registers one per message it sends. Errors: the VMM's
+ * (-ENODEV without an interrupt controller, -ENOSPC when the connection has
+ * 16 irqfds), or the errno of eventfd.
+ */
+IVY_MUST_CHECK int ivy_client_irqfd_msi(struct ivy_client *c, uint64_t doorbell, uint32_t data,
+					uint32_t devid, unsigned *index);
 /* Raises (pulses) the interrupt of irqfd `index`. Errors: -ENOENT, -errno of write. */
 IVY_MUST_CHECK int ivy_client_irq_raise(struct ivy_client *c, unsigned index);
+/* Unregisters irqfd `index` and closes its eventfd. Errors: -ENOENT, the VMM's. */
+IVY_MUST_CHECK int ivy_client_irqfd_deassign(struct ivy_client *c, unsigned index);
+
+/* A piece of guest RAM mapped into this process. */
+struct ivy_client_ram {
+	uint64_t gpa;  /* guest-physical address of ptr[0] */
+	uint64_t size; /* bytes */
+	void *ptr;
+};
+
+/*
+ * Maps region `index` (0, 1, ...) of the guest RAM the VMM shares
+ * (ivy_ioreq_share_ram), for the device's DMA; unmap it with munmap(ptr, size).
+ * Errors: -ENOENT (no such region: the VMM shares fewer, or none), -EPROTO,
+ * or the errno of mmap.
+ */
+IVY_MUST_CHECK int ivy_client_map_ram(struct ivy_client *c, unsigned index,
+				      struct ivy_client_ram *out);
+/*
+ * Tells the VMM that the device wrote guest RAM [gpa, gpa + len), before the
+ * interrupt that makes the guest look at it: a VMM that caches translated
+ * guest code drops those pages. Errors: -EINVAL (not in shared RAM), -EPIPE.
+ */
+IVY_MUST_CHECK int ivy_client_dma_written(struct ivy_client *c, uint64_t gpa, uint64_t len);
 
 /*
  * Takes the next request. timeout_ms 0 polls once, negative waits forever.

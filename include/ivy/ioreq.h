@@ -374,6 +374,34 @@ IVY_MUST_CHECK int ivy_ioreq_server_start(struct ivy_vm *vm, const char *path);
 /* Stops serving: disconnects and destroys every out-of-process client, unlinks the path. */
 void ivy_ioreq_server_stop(struct ivy_vm *vm);
 
+/* A piece of guest RAM that out-of-process clients may map for their DMA. */
+struct ivy_ioreq_ram {
+	ivy_gpa_t gpa;	 /* where the guest sees it */
+	uint64_t size;	 /* bytes, a multiple of 4 KiB */
+	int fd;		 /* a mappable descriptor (memfd) holding it; ivy keeps a duplicate */
+	uint64_t offset; /* of gpa in fd, a multiple of 4 KiB */
+};
+
+/* Called when a client says it wrote guest RAM [gpa, gpa + len) (its DMA). */
+typedef void (*ivy_ioreq_dma_hook_t)(void *opaque, ivy_gpa_t gpa, uint64_t len);
+
+#define IVY_IOREQ_MAX_SHARED_RAM 8
+
+/*
+ * Offers guest RAM to out-of-process clients: a client's MAP_RAM message gets
+ * a duplicate of ram->fd and the layout, so a device process can reach guest
+ * memory as an in-process device does (ivy_client_map_ram). This trusts every
+ * client with all of that RAM, as a VMM trusts its device models with DMA.
+ * `hook`, if not NULL, becomes the VM's DMA hook: it runs on the server thread
+ * for each DMA_WRITTEN message, before the reply, so a client that reports its
+ * writes before raising the interrupt has them seen first (a VMM with a code
+ * cache drops stale translations there). Call before clients connect; regions
+ * may not overlap. Errors: -EINVAL (bad fd, size, alignment, overlap),
+ * -ENOSPC (IVY_IOREQ_MAX_SHARED_RAM regions), -ENODEV (no engine), or the errno of dup.
+ */
+IVY_MUST_CHECK int ivy_ioreq_share_ram(struct ivy_vm *vm, const struct ivy_ioreq_ram *ram,
+				       ivy_ioreq_dma_hook_t hook, void *opaque);
+
 /* Protocol messages (docs/ioreq-protocol.md): one fixed-size message per packet. */
 #define IVY_IOREQ_PROTO_VERSION 1u
 
@@ -384,6 +412,9 @@ enum ivy_ioreq_msg_type {
 	IVY_IOREQ_MSG_SET_DEFAULT = 4, /* c->s: become the default client */
 	IVY_IOREQ_MSG_IRQFD = 5,       /* c->s: struct ivy_irqfd fields; fds: eventfd[, resample] */
 	IVY_IOREQ_MSG_IRQFD_DEASSIGN = 6, /* c->s: a = index returned by IRQFD */
+	IVY_IOREQ_MSG_MAP_RAM = 7,	  /* c->s: a = region index; reply: a = gpa, b = size,
+					     c = offset, fd: the RAM's descriptor */
+	IVY_IOREQ_MSG_DMA_WRITTEN = 8,	  /* c->s: a = gpa, b = length of guest RAM written */
 	IVY_IOREQ_MSG_REPLY = 0x80,	  /* s->c: type | REPLY, status = 0 or -errno */
 };
 

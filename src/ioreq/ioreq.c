@@ -137,6 +137,7 @@ int ivy_ioreq_init(struct ivy_vm *vm)
 	pthread_mutex_init(&io->lock, NULL);
 	pthread_mutex_init(&io->irqfd_lock, NULL);
 	pthread_mutex_init(&io->server_lock, NULL);
+	pthread_mutex_init(&io->ram_lock, NULL);
 	/* Release: a vCPU that sees the pointer sees the engine fully built. */
 	__atomic_store_n(&vm->ioreq, io, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&vm->config_lock);
@@ -195,6 +196,9 @@ void ioreq_vm_free(struct ivy_vm *vm)
 	ioreq_routes_free(atomic_load_explicit(&io->routes, memory_order_relaxed));
 	munmap(io->slots, io->map_size);
 	close(io->memfd);
+	for (unsigned i = 0; i < io->nr_ram; i++)
+		close(io->ram[i].fd);
+	pthread_mutex_destroy(&io->ram_lock);
 	pthread_mutex_destroy(&io->server_lock);
 	pthread_mutex_destroy(&io->irqfd_lock);
 	pthread_mutex_destroy(&io->lock);

@@ -143,6 +143,13 @@ struct ioreq_vm {
 	/* Protects: the server's fields. */
 	pthread_mutex_t server_lock;
 	struct ioreq_server *server;
+
+	/* Protects: ram[], nr_ram, dma_hook, dma_opaque (read by the server thread). */
+	pthread_mutex_t ram_lock;
+	struct ivy_ioreq_ram ram[IVY_IOREQ_MAX_SHARED_RAM]; /* fds are ours (duplicates) */
+	unsigned nr_ram;
+	ivy_ioreq_dma_hook_t dma_hook;
+	void *dma_opaque;
 };
 
 /* The engine of a VM, or NULL if ivy_ioreq_init() was never called. */

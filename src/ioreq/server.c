@@ -10,6 +10,7 @@
 #include "ioreq/ioreq.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,55 @@ static int conn_irqfd(struct ioreq_server *srv, struct ioreq_conn *c, const stru
 	return 0;
 }
 
+/* MAP_RAM: region m->a of the guest RAM the VMM shares; its fd goes with the reply. */
+static int conn_map_ram(struct ioreq_server *srv, const struct ivy_ioreq_msg *m,
+			struct ivy_ioreq_msg *reply, int *fd)
+{
+	struct ioreq_vm *io = srv->io;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&io->ram_lock);
+	if (m->a < io->nr_ram) {
+		const struct ivy_ioreq_ram *r = &io->ram[m->a];
+
+		reply->a = r->gpa;
+		reply->b = r->size;
+		reply->c = r->offset;
+		/* Ours until the VM goes, which is after the server thread stopped. */
+		*fd = r->fd;
+		ret = 0;
+	}
+	pthread_mutex_unlock(&io->ram_lock);
+	return ret;
+}
+
+/* DMA_WRITTEN: the client wrote [a, a + b) of shared guest RAM; the VMM's hook hears it. */
+static int conn_dma_written(struct ioreq_server *srv, const struct ivy_ioreq_msg *m)
+{
+	struct ioreq_vm *io = srv->io;
+	ivy_ioreq_dma_hook_t hook = NULL;
+	void *opaque = NULL;
+	int ret = -EINVAL;
+
+	if (m->b == 0 || m->a + m->b < m->a)
+		return -EINVAL;
+	pthread_mutex_lock(&io->ram_lock);
+	for (unsigned i = 0; i < io->nr_ram; i++) {
+		const struct ivy_ioreq_ram *r = &io->ram[i];
+
+		if (m->a >= r->gpa && m->a - r->gpa < r->size &&
+		    m->b <= r->size - (m->a - r->gpa)) {
+			hook = io->dma_hook;
+			opaque = io->dma_opaque;
+			ret = 0;
+		}
+	}
+	pthread_mutex_unlock(&io->ram_lock);
+	if (hook)
+		hook(opaque, m->a, m->b);
+	return ret;
+}
+
 /* Handles one message; returns false if the connection must be dropped. */
 static bool conn_handle(struct ioreq_server *srv, struct ioreq_conn *c)
 {
@@ -214,6 +264,11 @@ static bool conn_handle(struct ioreq_server *srv, struct ioreq_conn *c)
 		close(c->irqfds[m.a]);
 		c->irqfds[m.a] = -1;
 		break;
+	case IVY_IOREQ_MSG_MAP_RAM:
+		reply.status = conn_map_ram(srv, &m, &reply, &send_fds[0]);
+		nsend = reply.status ? 0 : 1;
+		break;
+	case IVY_IOREQ_MSG_DMA_WRITTEN: reply.status = conn_dma_written(srv, &m); break;
 	default: reply.status = -EINVAL; break;
 	}
 send:
@@ -378,4 +433,39 @@ void ivy_ioreq_server_stop(struct ivy_vm *vm)
 	pthread_mutex_lock(&io->server_lock);
 	ioreq_server_stop_locked(io);
 	pthread_mutex_unlock(&io->server_lock);
+}
+
+int ivy_ioreq_share_ram(struct ivy_vm *vm, const struct ivy_ioreq_ram *ram,
+			ivy_ioreq_dma_hook_t hook, void *opaque)
+{
+	struct ioreq_vm *io = vm ? ioreq_vm_of(vm) : NULL;
+	int ret = 0, fd;
+
+	if (!ram || ram->fd < 0 || !ram->size || ((ram->gpa | ram->size | ram->offset) & 0xfff) ||
+	    ram->gpa + ram->size < ram->gpa || ram->offset + ram->size < ram->offset)
+		return -EINVAL;
+	if (!io || vm_is_destroyed(vm))
+		return -ENODEV;
+	pthread_mutex_lock(&io->ram_lock);
+	for (unsigned i = 0; i < io->nr_ram; i++)
+		if (ram->gpa < io->ram[i].gpa + io->ram[i].size &&
+		    io->ram[i].gpa < ram->gpa + ram->size)
+			ret = -EINVAL;
+	if (!ret && io->nr_ram == IVY_IOREQ_MAX_SHARED_RAM)
+		ret = -ENOSPC;
+	if (!ret) {
+		fd = fcntl(ram->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			ret = errno == EBADF ? -EINVAL : -errno;
+		} else {
+			io->ram[io->nr_ram] = *ram;
+			io->ram[io->nr_ram++].fd = fd;
+			if (hook) {
+				io->dma_hook = hook;
+				io->dma_opaque = opaque;
+			}
+		}
+	}
+	pthread_mutex_unlock(&io->ram_lock);
+	return ret;
 }
