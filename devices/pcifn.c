@@ -44,7 +44,8 @@ int pcifn_init(struct pcifn *f, const struct pcifn_config *cfg, uint16_t bdf,
 	struct virtio_blk_config bc = { .fd = f->fd,
 					.size = (uint64_t)st.st_size,
 					.read_only = cfg->read_only,
-					.serial = "ivy" };
+					.serial = "ivy",
+					.num_queues = cfg->num_queues };
 	ret = virtio_blk_init(&f->vdev, bdf, &bc, mem, mem_opaque, host, host_opaque);
 	if (ret) {
 		snprintf(err, errlen, "cannot create virtio-blk: %s", strerror(-ret));

@@ -43,6 +43,7 @@ struct pcifn_config {
 	bool blk; /* virtio-blk, else virtio-rng */
 	const char *file;
 	bool read_only;
+	uint16_t num_queues; /* virtio-blk request queues; 0 means 1 */
 };
 
 /*

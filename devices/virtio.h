@@ -154,7 +154,8 @@ struct virtio_blk_config {
 	int fd;
 	uint64_t size; /* bytes; rounded down to 512-byte sectors */
 	bool read_only;
-	const char *serial; /* up to 20 bytes, for GET_ID */
+	const char *serial;  /* up to 20 bytes, for GET_ID */
+	uint16_t num_queues; /* request queues (VIRTIO_BLK_F_MQ); 0 means 1 */
 };
 int virtio_blk_init(struct virtio_dev *dev, uint16_t bdf, const struct virtio_blk_config *cfg,
 		    const struct virtio_mem_ops *mem, void *mem_opaque,

@@ -5,7 +5,9 @@
  * A request is a chain: a 16-byte header {le32 type, le32 reserved, le64
  * sector} in the readable part, data (readable for writes, writable for
  * reads), and a one-byte status at the very end of the writable part.
- * Requests are served synchronously on the notifying thread.
+ * Requests are served synchronously on the notifying thread. With several
+ * request queues (VIRTIO_BLK_F_MQ) a driver gives each its own MSI-X vector,
+ * which Linux spreads over the CPUs.
  */
 #include "virtio.h"
 
@@ -18,6 +20,7 @@
 #define VIRTIO_BLK_F_RO	      5
 #define VIRTIO_BLK_F_BLK_SIZE 6
 #define VIRTIO_BLK_F_FLUSH    9
+#define VIRTIO_BLK_F_MQ	      12
 
 #define VIRTIO_BLK_T_IN	    0
 #define VIRTIO_BLK_T_OUT    1
@@ -37,7 +40,8 @@ struct virtio_blk {
 	uint64_t sectors;
 	bool read_only;
 	char serial[BLK_ID_BYTES];
-	uint8_t *bounce; /* CHUNK bytes between the file and guest memory */
+	uint8_t *bounce;	   /* CHUNK bytes between the file and guest memory */
+	struct virtio_dev_ops ops; /* this device's: the queue count is per device */
 };
 
 /* Moves `len` bytes between the file at `pos` and the chain's data part. */
@@ -155,18 +159,7 @@ static const struct virtio_dev_ops blk_ops = {
 	.features = 1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
 		    1ull << VIRTIO_BLK_F_FLUSH,
 	.nr_queues = 1,
-	.config_size = 24,
-	.queue_notify = blk_notify,
-	.destroy = blk_destroy,
-};
-
-static const struct virtio_dev_ops blk_ro_ops = {
-	.device_id = VIRTIO_ID_BLOCK,
-	.class_code = 0x018000,
-	.features = 1ull << VIRTIO_BLK_F_SEG_MAX | 1ull << VIRTIO_BLK_F_BLK_SIZE |
-		    1ull << VIRTIO_BLK_F_RO,
-	.nr_queues = 1,
-	.config_size = 24,
+	.config_size = 36, /* up to num_queues */
 	.queue_notify = blk_notify,
 	.destroy = blk_destroy,
 };
@@ -184,7 +177,7 @@ int virtio_blk_init(struct virtio_dev *dev, uint16_t bdf, const struct virtio_bl
 	struct virtio_blk *b;
 	int ret;
 
-	if (!cfg || cfg->fd < 0)
+	if (!cfg || cfg->fd < 0 || cfg->num_queues > VIRTIO_MAX_QUEUES)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));
 	if (!b)
@@ -194,8 +187,16 @@ int virtio_blk_init(struct virtio_dev *dev, uint16_t bdf, const struct virtio_bl
 		free(b);
 		return -ENOMEM;
 	}
-	ret = virtio_dev_init(dev, bdf, cfg->read_only ? &blk_ro_ops : &blk_ops, mem, mem_opaque,
-			      pci_host, host_opaque);
+	b->ops = blk_ops;
+	if (cfg->read_only)
+		b->ops.features =
+			(b->ops.features & ~(1ull << VIRTIO_BLK_F_FLUSH)) | 1ull << VIRTIO_BLK_F_RO;
+	if (cfg->num_queues > 1) {
+		b->ops.features |= 1ull << VIRTIO_BLK_F_MQ;
+		b->ops.nr_queues = cfg->num_queues;
+	}
+	/* b->ops lives until virtio_dev_free() calls blk_destroy(), its last use. */
+	ret = virtio_dev_init(dev, bdf, &b->ops, mem, mem_opaque, pci_host, host_opaque);
 	if (ret) {
 		free(b->bounce);
 		free(b);
@@ -210,5 +211,6 @@ int virtio_blk_init(struct virtio_dev *dev, uint16_t bdf, const struct virtio_bl
 	put_le(&dev->config[0], b->sectors, 8);		/* capacity */
 	put_le(&dev->config[12], VIRTQ_MAX_SEG - 2, 4); /* seg_max: header and status aside */
 	put_le(&dev->config[20], SECTOR, 4);		/* blk_size */
+	put_le(&dev->config[34], b->ops.nr_queues, 2);	/* num_queues */
 	return 0;
 }

@@ -198,6 +198,8 @@ int device_main(int argc, char **argv)
 			bdf = strtol(v, NULL, 0);
 		else if (!strcmp(argv[i], "--file"))
 			fc.file = v;
+		else if (!strcmp(argv[i], "--queues"))
+			fc.num_queues = (uint16_t)strtoul(v, NULL, 0);
 		else if (!strcmp(argv[i], "--ready-fd"))
 			ready_fd = atoi(v);
 		else

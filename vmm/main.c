@@ -48,7 +48,7 @@ static const char usage_text[] =
 	"                        restarting the board\n"
 	"  --help                this text\n"
 	"\n"
-	"`ivy device virtio-rng|virtio-blk --connect SOCKET --bdf N [--file IMAGE]\n"
+	"`ivy device virtio-rng|virtio-blk --connect SOCKET --bdf N [--file IMAGE] [--queues N]\n"
 	"[--readonly]` is the device process that process=separate starts.\n"
 	"\n"
 	"Exit status: the value the guest wrote to the test-exit register; 0 after PSCI\n"

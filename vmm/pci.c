@@ -157,7 +157,8 @@ static int pcidev_start_local(struct pcidev *d)
 	struct vmm *vmm = d->vmm;
 	struct pcifn_config fc = { .blk = d->opt->kind == PCI_VIRTIO_BLK,
 				   .file = d->opt->file,
-				   .read_only = d->opt->read_only };
+				   .read_only = d->opt->read_only,
+				   .num_queues = (uint16_t)vmm->nr_cpus };
 	char why[256], cname[40];
 	int err;
 
@@ -212,7 +213,7 @@ static int pcidev_wait_ready(struct pcidev *d, int fd)
 static int pcidev_start_remote(struct pcidev *d)
 {
 	struct vmm *vmm = d->vmm;
-	char bdf[16], ready[16], exe[4096];
+	char bdf[16], ready[16], queues[16], exe[4096];
 	const char *argv[16];
 	int pipefd[2], n = 0, err;
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -239,6 +240,9 @@ static int pcidev_start_remote(struct pcidev *d)
 	}
 	if (d->opt->read_only)
 		argv[n++] = "--readonly";
+	snprintf(queues, sizeof(queues), "%u", vmm->nr_cpus);
+	argv[n++] = "--queues";
+	argv[n++] = queues;
 	argv[n] = NULL;
 	fflush(NULL);
 	d->pid = fork();
