@@ -256,6 +256,19 @@ void pci_cfg_write(struct pci_func *fn, uint32_t reg, unsigned len, uint32_t val
 	}
 }
 
+void pci_func_reset(struct pci_func *fn)
+{
+	/* Every register bit a guest may write powers up as 0 here (BARs, command, MSI-X control). */
+	for (unsigned i = 0; i < PCI_CFG_SIZE; i++)
+		fn->cfg[i] &= (uint8_t)~fn->wmask[i];
+	for (uint16_t v = 0; v < fn->msix_nr; v++)
+		fn->msix[v] = (struct msix_entry){ .ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT };
+	if (fn->msix_pba)
+		memset(fn->msix_pba, 0, (fn->msix_nr + 63) / 64 * sizeof(uint64_t));
+	fn->intx_level = false;
+	intx_update(fn);
+}
+
 uint64_t pci_bar_addr(const struct pci_func *fn, int bar)
 {
 	uint64_t addr;

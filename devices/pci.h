@@ -102,11 +102,16 @@ struct pci_id {
 	uint32_t class_code; /* base class << 16 | subclass << 8 | prog-if */
 };
 
-/* Sets up a type 0 function; returns 0 or -errno. */
+/*
+ * Sets up a type 0 function; returns 0 or -errno. pci_func_reset puts it back
+ * in its power-on state (a bus or board reset): BARs, command, MSI-X table
+ * and PBA cleared, INTx low.
+ */
 int pci_func_init(struct pci_func *fn, uint16_t bdf, const struct pci_id *id,
 		  const struct pci_bar_ops *bar_ops, const struct pci_host_ops *host,
 		  void *host_opaque, void *dev);
 void pci_func_free(struct pci_func *fn);
+void pci_func_reset(struct pci_func *fn);
 
 /* Declares memory BAR `bar` of `size` bytes (power of two, >= 16). */
 int pci_func_add_bar(struct pci_func *fn, int bar, uint64_t size, bool is64);

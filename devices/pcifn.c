@@ -103,6 +103,12 @@ void pcifn_unclaim_all(struct pcifn *f)
 	}
 }
 
+void pcifn_reset(struct pcifn *f)
+{
+	pcifn_unclaim_all(f);
+	virtio_dev_reset(&f->vdev);
+}
+
 void pcifn_cfg(struct pcifn *f, struct ivy_ioreq *req)
 {
 	uint32_t reg = (uint32_t)req->addr;

@@ -67,5 +67,7 @@ bool pcifn_mmio(struct pcifn *f, struct ivy_ioreq *req);
 
 /* Drops every claim (the function is going away). */
 void pcifn_unclaim_all(struct pcifn *f);
+/* A board reset: no BAR decoded any more, the device at its power-on state. */
+void pcifn_reset(struct pcifn *f);
 
 #endif

@@ -129,6 +129,14 @@ static void virtio_reset_locked(struct virtio_dev *dev)
 		dev->ops->reset(dev);
 }
 
+void virtio_dev_reset(struct virtio_dev *dev)
+{
+	pthread_mutex_lock(&dev->lock);
+	virtio_reset_locked(dev);
+	pci_func_reset(&dev->pci);
+	pthread_mutex_unlock(&dev->lock);
+}
+
 /* Interrupts the driver: its MSI-X vector, or the ISR bit and INTx. */
 static void virtio_interrupt(struct virtio_dev *dev, uint16_t vector, uint8_t isr_bit)
 {

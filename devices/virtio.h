@@ -126,6 +126,8 @@ int virtio_dev_init(struct virtio_dev *dev, uint16_t bdf, const struct virtio_de
 		    const struct virtio_mem_ops *mem, void *mem_opaque,
 		    const struct pci_host_ops *pci_host, void *host_opaque);
 void virtio_dev_free(struct virtio_dev *dev);
+/* A bus or board reset: the device and its PCI function back to their power-on state. */
+void virtio_dev_reset(struct virtio_dev *dev);
 
 /* Guest accesses: configuration space (by register) and memory (by guest-physical address). */
 uint32_t virtio_cfg_read(struct virtio_dev *dev, uint32_t reg, unsigned len);

@@ -192,6 +192,47 @@ static void test_claims_follow_bars(void **state)
 	virtio_dev_free(&f.vdev);
 }
 
+/* A board reset: no claims left, registers and the virtio device at their power-on values. */
+static void test_reset(void **state)
+{
+	static struct pcifn f;
+	struct claims c;
+
+	(void)state;
+	rng_new(&f, &c);
+	uint64_t bar4_flags = cfg_read(&f, BAR4_REG, 4);
+	uint8_t msix = f.vdev.pci.msix_cap;
+	assert_int_not_equal(msix, 0);
+	cfg_write(&f, BAR1_REG, 4, 0x10100000);
+	cfg_write(&f, BAR4_REG, 4, 0x10000000);
+	cfg_write(&f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	cfg_write(&f, msix + PCI_MSIX_FLAGS, 2, PCI_MSIX_FLAGS_ENABLE);
+	struct ivy_ioreq st = { .type = IVY_IOREQ_TYPE_MMIO,
+				.dir = IVY_IOREQ_WRITE,
+				.size = 1,
+				.addr = 0x10000000 + 0x14, /* device_status */
+				.value = 3 };		   /* ACKNOWLEDGE | DRIVER */
+	assert_true(pcifn_mmio(&f, &st));
+	assert_int_equal(c.n, 2);
+
+	pcifn_reset(&f);
+	assert_int_equal(c.n, 0);
+	assert_int_equal(c.bad_unclaims, 0);
+	assert_int_equal(cfg_read(&f, BAR4_REG, 4), bar4_flags);
+	assert_int_equal(cfg_read(&f, BAR1_REG, 4), 0);
+	assert_int_equal(cfg_read(&f, PCI_COMMAND, 2), 0);
+	assert_int_equal(cfg_read(&f, msix + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_ENABLE, 0);
+	/* Decoding again where it was: the driver finds a device that was reset. */
+	cfg_write(&f, BAR4_REG, 4, 0x10000000);
+	cfg_write(&f, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	st.dir = IVY_IOREQ_READ;
+	st.value = 0xff;
+	assert_true(pcifn_mmio(&f, &st));
+	assert_int_equal(st.value, 0);
+	pcifn_unclaim_all(&f);
+	virtio_dev_free(&f.vdev);
+}
+
 static void test_cfg_requests(void **state)
 {
 	static struct pcifn f;
@@ -252,6 +293,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_claims_follow_bars),
 		cmocka_unit_test(test_cfg_requests),
+		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_blk_images),
 	};
 

@@ -554,6 +554,7 @@ static int board_reset(struct vmm *vmm)
 		return VMM_EXIT_VMM_ERROR;
 	}
 	pl011_reset(vmm);
+	pci_reset(vmm);
 	if (loader_load(vmm))
 		return VMM_EXIT_USAGE;
 	for (unsigned i = 0; i < vmm->nr_cpus; i++) {

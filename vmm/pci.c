@@ -362,6 +362,27 @@ int pci_create(struct vmm *vmm)
 	return 0;
 }
 
+/*
+ * A board reset, with every vCPU stopped: in-process functions go back to
+ * their power-on state. A device process keeps its state; a driver resets a
+ * virtio device when it probes it (virtio 1.2, 3.1.1), as Linux does.
+ */
+void pci_reset(struct vmm *vmm)
+{
+	for (unsigned i = 0; i < vmm->nr_pci; i++) {
+		struct pcidev *d = vmm->pci[i];
+
+		if (!d->opt->separate)
+			pcifn_reset(&d->fn);
+	}
+	/* The new GIC starts with every line low. */
+	pthread_mutex_lock(&vmm->intx_lock);
+	for (unsigned i = 0; i < vmm->nr_pci; i++)
+		vmm->pci[i]->intx = false;
+	memset(vmm->intx_count, 0, sizeof(vmm->intx_count));
+	pthread_mutex_unlock(&vmm->intx_lock);
+}
+
 void pci_destroy(struct vmm *vmm)
 {
 	for (unsigned i = 0; i < vmm->nr_pci; i++) {

@@ -331,6 +331,7 @@ void cpu_note_ram_write(struct vmm *vmm, uint64_t gpa, uint64_t len);
 struct pcidev;
 int pci_create(struct vmm *vmm);
 void pci_destroy(struct vmm *vmm);
+void pci_reset(struct vmm *vmm);
 /* device.c: `ivy device ...`, a virtio function served from a process of its own. */
 int device_main(int argc, char **argv);
 
