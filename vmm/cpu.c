@@ -58,6 +58,23 @@ static int cpu_write_cp(struct vmm_cpu *cpu, struct cp_enc e, uint64_t val)
 	return uc_reg_write(cpu->uc, UC_ARM64_REG_CP_REG, &r) == UC_ERR_OK ? 0 : -EIO;
 }
 
+/* A statistics counter only this vCPU's thread writes: a plain add, no locked instruction. */
+static inline void cpu_count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/*
+ * Consumes a kick. The plain load first: an exchange is a locked instruction,
+ * and the block hook and every GIC access ask this far more often than kicks come.
+ */
+static inline bool cpu_take_kick(struct vmm_cpu *cpu)
+{
+	return atomic_load_explicit(&cpu->kick, memory_order_relaxed) &&
+	       atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* The execution token.                                                                 */
 
@@ -161,14 +178,19 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 
 	(void)addr;
 	(void)size;
-	if (atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel)) {
+	if (cpu_take_kick(cpu)) {
 		if (vmm_exiting(vmm)) {
 			cpu->stop = CPU_STOP_EXIT;
 			uc_emu_stop(uc);
 			return;
 		}
 		cpu_apply_maintenance(cpu);
+		cpu->raise_lines = false;
 		cpu_update_lines(cpu, true);
+	} else if (cpu->raise_lines) {
+		/* A GIC access already refilled the LRs; only the lines are left to raise. */
+		cpu->raise_lines = false;
+		cpu_update_lines(cpu, false);
 	}
 	if (++cpu->blocks % CPU_CLOCK_EVERY)
 		return;
@@ -210,13 +232,15 @@ static void cpu_after_gic_access(struct vmm_cpu *cpu)
 	 * acknowledge again, as a maintenance interrupt would be on hardware. Other new
 	 * interrupts also arrive through the kick; otherwise only the lines can change.
 	 */
-	bool refill = atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel);
+	bool refill = cpu_take_kick(cpu);
 
 	if (gic_refresh(cpu, refill, &irq, &fiq) < 0)
 		return;
 	/* Raising waits for the block hook; so does stopping for the end of the VM. */
-	if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq) || vmm_exiting(cpu->vmm))
+	if (vmm_exiting(cpu->vmm))
 		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
+	else if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq))
+		cpu->raise_lines = true;
 	else if (irq != cpu->uci.irq || fiq != cpu->uci.fiq)
 		uci_set_lines(&cpu->uci, irq, fiq);
 }
@@ -225,7 +249,7 @@ static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_w
 {
 	int err;
 
-	atomic_fetch_add_explicit(&cpu->mmio, 1, memory_order_relaxed);
+	cpu_count(&cpu->mmio);
 	err = ivy_vcpu_mmio(cpu->vcpu, gpa, size, is_write, val);
 	if (err < 0 && !is_write)
 		*val = ~0ull;
@@ -258,7 +282,7 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
 	switch (intno) {
 	case UCI_EXCP_HVC:
 	case UCI_EXCP_SMC:
-		atomic_fetch_add_explicit(&cpu->hvc, 1, memory_order_relaxed);
+		cpu_count(&cpu->hvc);
 		if (psci_call(cpu))
 			uc_emu_stop(uc);
 		break;
@@ -296,7 +320,7 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 		/* The engine does not know ICC_* registers: skipping needs PC moved by hand. */
 		uint64_t pc = 0;
 
-		atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);
+		cpu_count(&cpu->sysreg);
 		if (is_read)
 			uc_reg_write(uc, reg, &val);
 		uc_reg_read(uc, UC_ARM64_REG_PC, &pc);
@@ -307,7 +331,7 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 	}
 	if (!handled)
 		return 0;
-	atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);
+	cpu_count(&cpu->sysreg);
 	if (is_read)
 		uc_reg_write(uc, reg, &val);
 	return 1;
@@ -482,7 +506,7 @@ static void cpu_wait_for_interrupt(struct vmm_cpu *cpu)
 {
 	uint64_t t0 = vmm_now_ns();
 
-	atomic_fetch_add_explicit(&cpu->wfis, 1, memory_order_relaxed);
+	cpu_count(&cpu->wfis);
 	for (;;) {
 		atomic_store_explicit(&cpu->kick, false, memory_order_release);
 		cpu_update_lines(cpu, true);
@@ -575,7 +599,7 @@ static void *cpu_thread(void *arg)
 		uc_err err = uc_emu_start(cpu->uc, pc, UINT64_MAX, 0, 0);
 		uint64_t t1 = vmm_now_ns();
 		atomic_fetch_add_explicit(&cpu->run_ns, t1 - t0, memory_order_relaxed);
-		atomic_fetch_add_explicit(&cpu->entries, 1, memory_order_relaxed);
+		cpu_count(&cpu->entries);
 		stats_add_slice(vmm, (int)cpu->index, t0, t1);
 		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
 		gic_sync(cpu);

@@ -129,6 +129,7 @@ struct vmm_cpu {
 	unsigned blocks;
 	uint64_t slice_end_ns;
 	bool holds_token;
+	bool raise_lines;   /* a GIC access left an interrupt line to raise at the next block */
 	bool reset_pending; /* CPU_ON: reset to reset_entry/reset_ctx under the token */
 	uint64_t reset_entry, reset_ctx;
 
