@@ -253,7 +253,8 @@ static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_w
 	err = ivy_vcpu_mmio(cpu->vcpu, gpa, size, is_write, val);
 	if (err < 0 && !is_write)
 		*val = ~0ull;
-	cpu_after_gic_access(cpu);
+	if (gic_access_changes_lines(cpu, gpa, is_write))
+		cpu_after_gic_access(cpu);
 }
 
 static uint64_t hook_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)

@@ -232,6 +232,8 @@ void gic_set_ppi(struct vmm_cpu *cpu, uint32_t intid, bool level);
 void gic_set_spi(struct vmm *vmm, uint32_t intid, bool level);
 /* Reports the vCPU's lines; `refill` first folds and refills the list registers. */
 int gic_refresh(struct vmm_cpu *cpu, bool refill, bool *irq, bool *fiq);
+/* False for a guest MMIO access that cannot change the vCPU's interrupt lines. */
+bool gic_access_changes_lines(const struct vmm_cpu *cpu, uint64_t gpa, bool is_write);
 /* After leaving the engine: folds the list registers back. */
 void gic_sync(struct vmm_cpu *cpu);
 /* True for the exact encodings of the ICC_*_EL1 registers. */
