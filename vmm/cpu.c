@@ -101,8 +101,13 @@ static void token_release(struct vmm_cpu *cpu)
 	cpu->holds_token = false;
 	pthread_mutex_lock(&t->lock);
 	t->serving++;
-	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
+	/*
+	 * Woken after the unlock: a waiter woken under the lock would block on it
+	 * at once (a second futex sleep and wake per hand-over). Waiters test
+	 * serving under the lock, so none can miss this.
+	 */
+	pthread_cond_broadcast(&t->cond);
 }
 
 void cpu_block(struct vmm_cpu *cpu, bool blocked)
@@ -120,9 +125,14 @@ void cpu_block(struct vmm_cpu *cpu, bool blocked)
 void cpu_kick(struct vmm_cpu *cpu)
 {
 	atomic_store_explicit(&cpu->kick, true, memory_order_release);
+	/*
+	 * Taking the lock orders the kick against a sleeper's test of it; the
+	 * broadcast follows the unlock, so the woken thread does not block on the
+	 * lock it still holds.
+	 */
 	pthread_mutex_lock(&cpu->wait_lock);
-	pthread_cond_broadcast(&cpu->wait_cond);
 	pthread_mutex_unlock(&cpu->wait_lock);
+	pthread_cond_broadcast(&cpu->wait_cond);
 }
 
 void cpu_update_lines(struct vmm_cpu *cpu, bool refill)
