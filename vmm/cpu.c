@@ -61,6 +61,23 @@ static int cpu_write_cp(struct vmm_cpu *cpu, struct cp_enc e, uint64_t val)
 	return uc_reg_write(cpu->uc, UC_ARM64_REG_CP_REG, &r) == UC_ERR_OK ? 0 : -EIO;
 }
 
+/* A statistics counter only this vCPU's thread writes: a plain add, no locked instruction. */
+static inline void cpu_count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/*
+ * Consumes a kick. The plain load first: an exchange is a locked instruction,
+ * and the block hook and every GIC access ask this far more often than kicks come.
+ */
+static inline bool cpu_take_kick(struct vmm_cpu *cpu)
+{
+	return atomic_load_explicit(&cpu->kick, memory_order_relaxed) &&
+	       atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* The execution token.                                                                 */
 
@@ -87,8 +104,13 @@ static void token_release(struct vmm_cpu *cpu)
 	cpu->holds_token = false;
 	pthread_mutex_lock(&t->lock);
 	t->serving++;
-	pthread_cond_broadcast(&t->cond);
 	pthread_mutex_unlock(&t->lock);
+	/*
+	 * Woken after the unlock: a waiter woken under the lock would block on it
+	 * at once (a second futex sleep and wake per hand-over). Waiters test
+	 * serving under the lock, so none can miss this.
+	 */
+	pthread_cond_broadcast(&t->cond);
 }
 
 void cpu_block(struct vmm_cpu *cpu, bool blocked)
@@ -106,9 +128,14 @@ void cpu_block(struct vmm_cpu *cpu, bool blocked)
 void cpu_kick(struct vmm_cpu *cpu)
 {
 	atomic_store_explicit(&cpu->kick, true, memory_order_release);
+	/*
+	 * Taking the lock orders the kick against a sleeper's test of it; the
+	 * broadcast follows the unlock, so the woken thread does not block on the
+	 * lock it still holds.
+	 */
 	pthread_mutex_lock(&cpu->wait_lock);
-	pthread_cond_broadcast(&cpu->wait_cond);
 	pthread_mutex_unlock(&cpu->wait_lock);
+	pthread_cond_broadcast(&cpu->wait_cond);
 }
 
 void cpu_update_lines(struct vmm_cpu *cpu, bool refill)
@@ -136,7 +163,7 @@ static void cpu_apply_maintenance(struct vmm_cpu *cpu)
 	 * the engine's full flush, which resets its whole code buffer (seconds).
 	 */
 	if (atomic_exchange_explicit(&cpu->need_tb_flush, false, memory_order_acq_rel))
-		uc_ctl_remove_cache(cpu->uc, BOARD_RAM_BASE, BOARD_RAM_BASE + cpu->vmm->ram_size);
+		uci_drop_code(&cpu->uci, 0, cpu->vmm->ram_size);
 	if (atomic_exchange_explicit(&cpu->need_tlb_flush, false, memory_order_acq_rel))
 		uci_flush_tlb(&cpu->uci);
 }
@@ -185,16 +212,19 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 
 	/* A WFI ends its translation block: see cpu_stopped_on_wfi(). */
 	cpu->block_end = addr + size;
-	/* A plain load first: a locked exchange on every block costs ~10% of a Linux boot. */
-	if (atomic_load_explicit(&cpu->kick, memory_order_relaxed) &&
-	    atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel)) {
+	if (cpu_take_kick(cpu)) {
 		if (vmm_exiting(vmm)) {
 			cpu->stop = CPU_STOP_EXIT;
 			uc_emu_stop(uc);
 			return;
 		}
 		cpu_apply_maintenance(cpu);
+		cpu->raise_lines = false;
 		cpu_update_lines(cpu, true);
+	} else if (cpu->raise_lines) {
+		/* A GIC access already refilled the LRs; only the lines are left to raise. */
+		cpu->raise_lines = false;
+		cpu_update_lines(cpu, false);
 	}
 	cpu_track_spin(cpu, addr);
 	if (++cpu->blocks % CPU_CLOCK_EVERY)
@@ -208,7 +238,7 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 	if ((now >= cpu->slice_end_ns || cpu->spin_blocks >= CPU_SPIN_YIELD) &&
 	    atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed) > 0) {
 		if (cpu->spin_blocks >= CPU_SPIN_YIELD)
-			atomic_fetch_add_explicit(&cpu->spin_yields, 1, memory_order_relaxed);
+			cpu_count(&cpu->spin_yields);
 		cpu->stop = CPU_STOP_SLICE;
 		uc_emu_stop(uc);
 	}
@@ -239,7 +269,7 @@ static void cpu_after_gic_access(struct vmm_cpu *cpu)
 	 * acknowledge again, as a maintenance interrupt would be on hardware. Other new
 	 * interrupts also arrive through the kick; otherwise only the lines can change.
 	 */
-	bool refill = atomic_exchange_explicit(&cpu->kick, false, memory_order_acq_rel);
+	bool refill = cpu_take_kick(cpu);
 
 	if (gic_refresh(cpu, refill, &irq, &fiq) < 0)
 		return;
@@ -247,9 +277,10 @@ static void cpu_after_gic_access(struct vmm_cpu *cpu)
 	 * Raising waits for the block hook; so do stopping for the end of the VM and
 	 * dropping code a device just overwrote (the access may have been its notify).
 	 */
-	if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq) || vmm_exiting(cpu->vmm) ||
-	    __atomic_load_n(&cpu->nr_ram_dirty, __ATOMIC_RELAXED))
+	if (vmm_exiting(cpu->vmm) || __atomic_load_n(&cpu->nr_ram_dirty, __ATOMIC_RELAXED))
 		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
+	else if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq))
+		cpu->raise_lines = true;
 	else if (irq != cpu->uci.irq || fiq != cpu->uci.fiq)
 		uci_set_lines(&cpu->uci, irq, fiq);
 }
@@ -258,11 +289,12 @@ static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_w
 {
 	int err;
 
-	atomic_fetch_add_explicit(&cpu->mmio, 1, memory_order_relaxed);
+	cpu_count(&cpu->mmio);
 	err = ivy_vcpu_mmio(cpu->vcpu, gpa, size, is_write, val);
 	if (err < 0 && !is_write)
 		*val = ~0ull;
-	cpu_after_gic_access(cpu);
+	if (gic_access_changes_lines(cpu, gpa, is_write))
+		cpu_after_gic_access(cpu);
 }
 
 static uint64_t hook_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
@@ -310,7 +342,7 @@ static void hook_intr(uc_engine *uc, uint32_t intno, void *opaque)
 	switch (intno) {
 	case UCI_EXCP_HVC:
 	case UCI_EXCP_SMC:
-		atomic_fetch_add_explicit(&cpu->hvc, 1, memory_order_relaxed);
+		cpu_count(&cpu->hvc);
 		if (psci_call(cpu))
 			uc_emu_stop(uc);
 		break;
@@ -360,7 +392,7 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 		/* The engine does not know ICC_* registers: skipping needs PC moved by hand. */
 		uint64_t pc = 0;
 
-		atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);
+		cpu_count(&cpu->sysreg);
 		if (is_read)
 			uc_reg_write(uc, reg, &val);
 		uc_reg_read(uc, UC_ARM64_REG_PC, &pc);
@@ -371,7 +403,7 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 	}
 	if (!handled)
 		return 0;
-	atomic_fetch_add_explicit(&cpu->sysreg, 1, memory_order_relaxed);
+	cpu_count(&cpu->sysreg);
 	if (is_read)
 		uc_reg_write(uc, reg, &val);
 	return 1;
@@ -592,7 +624,7 @@ static void cpu_wait_for_interrupt(struct vmm_cpu *cpu)
 {
 	uint64_t t0 = vmm_now_ns();
 
-	atomic_fetch_add_explicit(&cpu->wfis, 1, memory_order_relaxed);
+	cpu_count(&cpu->wfis);
 	/* An idle guest may be waiting for an answer to what it printed last. */
 	pl011_flush(cpu->vmm);
 	for (;;) {
@@ -696,7 +728,7 @@ static void *cpu_thread(void *arg)
 		uc_err err = uc_emu_start(cpu->uc, pc, UINT64_MAX, 0, 0);
 		uint64_t t1 = vmm_now_ns();
 		atomic_fetch_add_explicit(&cpu->run_ns, t1 - t0, memory_order_relaxed);
-		atomic_fetch_add_explicit(&cpu->entries, 1, memory_order_relaxed);
+		cpu_count(&cpu->entries);
 		stats_add_slice(vmm, (int)cpu->index, t0, t1);
 		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
 		gic_sync(cpu);
@@ -790,24 +822,6 @@ void cpu_note_ram_write(struct vmm *vmm, uint64_t gpa, uint64_t len)
 	}
 }
 
-/*
- * The engine's code-cache invalidation takes a virtual address and translates
- * it through the current regime, faulting into the guest if it is unmapped.
- * Guest-physical ranges are only meaningful to it with the MMU off; a guest
- * with its own page tables does its own IC maintenance for what it maps
- * executable (Linux does), which reaches every engine as a broadcast.
- */
-static bool cpu_mmu_off(struct vmm_cpu *cpu)
-{
-	uc_arm64_cp_reg r = { .op0 = CP_SCTLR_EL1.op0,
-			      .op1 = CP_SCTLR_EL1.op1,
-			      .crn = CP_SCTLR_EL1.crn,
-			      .crm = CP_SCTLR_EL1.crm,
-			      .op2 = CP_SCTLR_EL1.op2 };
-
-	return uc_reg_read(cpu->uc, UC_ARM64_REG_CP_REG, &r) == UC_ERR_OK && !(r.val & 1);
-}
-
 static void cpu_apply_ram_writes(struct vmm_cpu *cpu)
 {
 	uint64_t ram_end = BOARD_RAM_BASE + cpu->vmm->ram_size;
@@ -822,10 +836,11 @@ static void cpu_apply_ram_writes(struct vmm_cpu *cpu)
 	memcpy(dirty, cpu->ram_dirty, sizeof(dirty));
 	__atomic_store_n(&cpu->nr_ram_dirty, 0, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&cpu->ram_dirty_lock);
-	if (!n || !cpu_mmu_off(cpu))
+	/* By RAM offset: the guest's own page tables play no part (uci_drop_code). */
+	if (!n)
 		return;
 	if (n > ARRAY_LEN(dirty)) {
-		uc_ctl_remove_cache(cpu->uc, BOARD_RAM_BASE, ram_end);
+		uci_drop_code(&cpu->uci, 0, cpu->vmm->ram_size);
 		return;
 	}
 	for (unsigned r = 0; r < n; r++) {
@@ -836,6 +851,6 @@ static void cpu_apply_ram_writes(struct vmm_cpu *cpu)
 		if (e > ram_end)
 			e = ram_end;
 		if (s < e)
-			uc_ctl_remove_cache(cpu->uc, s, e);
+			uci_drop_code(&cpu->uci, s - BOARD_RAM_BASE, e - s);
 	}
 }

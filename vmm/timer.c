@@ -27,6 +27,12 @@ static bool timer_fired(const struct vtimer *t, uint64_t now)
 	return (t->ctl & CNT_CTL_ENABLE) && now >= t->cval;
 }
 
+/* The level of the timer's PPI: ISTATUS and not IMASK. */
+static bool timer_level(const struct vtimer *t, uint64_t now)
+{
+	return timer_fired(t, now) && !(t->ctl & CNT_CTL_IMASK);
+}
+
 uint64_t timer_update(struct vmm_cpu *cpu)
 {
 	struct vmm *vmm = cpu->vmm;
@@ -36,7 +42,7 @@ uint64_t timer_update(struct vmm_cpu *cpu)
 	for (int i = 0; i < 2; i++) {
 		struct vtimer *t = &cpu->timer[i];
 		bool fired = timer_fired(t, now);
-		bool line = fired && !(t->ctl & CNT_CTL_IMASK);
+		bool line = timer_level(t, now);
 
 		if (line != t->line) {
 			t->line = line;
@@ -98,8 +104,14 @@ bool timer_sysreg(struct vmm_cpu *cpu, const uc_arm64_cp_reg *r, bool is_read, u
 		break;
 	default: return false;
 	}
-	/* The new level reaches the GIC from the next block hook (not from inside this one). */
-	if (!is_read)
+	/*
+	 * A new level reaches the GIC from the next block hook (not from inside this
+	 * one). A write that leaves the level as it is needs nothing: re-arming a
+	 * timer that keeps firing (TVAL = 0 in a tick handler) would otherwise cost
+	 * a fold and refill of the list registers per tick. A later deadline is
+	 * found by the block hook's periodic check or bounds the WFI sleep.
+	 */
+	if (!is_read && timer_level(t, now) != t->line)
 		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
 	return true;
 }

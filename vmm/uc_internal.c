@@ -31,6 +31,8 @@ extern void cpu_exit(void *cs);
 extern void arm_cpu_do_interrupt_aarch64(void *cs);
 extern void arm_rebuild_hflags_aarch64(void *env);
 extern void tlb_flush_aarch64(void *cs);
+/* QEMU's tb_invalidate_phys_range(): [start, end) in RAM-block offsets (ram_addr_t). */
+extern void tb_invalidate_phys_range_aarch64(void *uc, uint64_t start, uint64_t end);
 
 /* How far to look: the engine's first words, and an ARMCPU's extent. */
 #define UCI_ENGINE_WORDS 1024
@@ -142,6 +144,16 @@ void uci_take_exception(struct uci_cpu *cpu)
 void uci_rebuild_flags(struct uci_cpu *cpu)
 {
 	arm_rebuild_hflags_aarch64(cpu->env);
+}
+
+/*
+ * uc_ctl_remove_cache() takes a virtual address and translates it through the
+ * guest's current regime, which faults (into the guest) when it is unmapped;
+ * the engine's own invalidation by RAM-block offset needs no translation.
+ */
+void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len)
+{
+	tb_invalidate_phys_range_aarch64(cpu->uc, ram_offset, ram_offset + len);
 }
 
 void uci_flush_tlb(struct uci_cpu *cpu)

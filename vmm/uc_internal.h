@@ -67,6 +67,13 @@ void uci_set_lines(struct uci_cpu *cpu, bool irq, bool fiq);
  */
 void uci_take_exception(struct uci_cpu *cpu);
 
+/*
+ * Drops the engine's translated code for [ram_offset, ram_offset + len) of its
+ * RAM, whatever the guest's MMU does. Offsets count from the start of the
+ * first RAM mapped into the engine (RAM-block offsets: the VMM maps one RAM).
+ */
+void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len);
+
 /* Drops the engine's cached address translations (a TLBI seen on another engine). */
 void uci_flush_tlb(struct uci_cpu *cpu);
 

@@ -174,11 +174,12 @@ struct vmm_cpu {
 	struct vtimer timer[2]; /* [0] virtual (PPI 27), [1] physical (PPI 30) */
 	enum cpu_stop stop;
 	unsigned blocks;
-	uint64_t recent_blocks[4]; /* spin detection: the last few blocks entered */
-	unsigned spin_blocks;	   /* blocks in a row from that small cycle */
-	atomic_ulong spin_yields;  /* slices given up early for spinning */
+	uint64_t recent_blocks[4];    /* spin detection: the last few blocks entered */
+	unsigned spin_blocks;	      /* blocks in a row from that small cycle */
+	_Atomic uint64_t spin_yields; /* slices given up early for spinning */
 	uint64_t slice_end_ns;
 	bool holds_token;
+	bool raise_lines;   /* a GIC access left an interrupt line to raise at the next block */
 	bool reset_pending; /* CPU_ON: reset to reset_entry/reset_ctx under the token */
 	uint64_t reset_entry, reset_ctx;
 
@@ -301,6 +302,8 @@ void gic_set_ppi(struct vmm_cpu *cpu, uint32_t intid, bool level);
 void gic_set_spi(struct vmm *vmm, uint32_t intid, bool level);
 /* Reports the vCPU's lines; `refill` first folds and refills the list registers. */
 int gic_refresh(struct vmm_cpu *cpu, bool refill, bool *irq, bool *fiq);
+/* False for a guest MMIO access that cannot change the vCPU's interrupt lines. */
+bool gic_access_changes_lines(const struct vmm_cpu *cpu, uint64_t gpa, bool is_write);
 /* After leaving the engine: folds the list registers back. */
 void gic_sync(struct vmm_cpu *cpu);
 /* True for the exact encodings of the ICC_*_EL1 registers. */

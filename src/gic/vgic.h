@@ -44,7 +44,11 @@ struct vgic_irq {
 	struct vgic_cpu *vcpu;	 /* the ap_list the IRQ is on, or NULL */
 	struct vgic_cpu *target; /* where it is delivered when pending; NULL: nowhere */
 	uint32_t intid;
-	bool enabled;
+	/*
+	 * Atomic so that GICD_I[SC]ENABLER reads can take a snapshot without the
+	 * lock (VGIC_REG_LOCKLESS_READ); changed under the lock like the rest.
+	 */
+	atomic_bool enabled;
 	bool pending_latch; /* edge events and GICD_ISPENDR writes; for v2 SGIs: source != 0 */
 	bool line_level;    /* the input line; level interrupts are pending while it is high */
 	bool active;
@@ -287,6 +291,13 @@ void vgic_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
 #define VGIC_REG_NO_HOST (1u << 0)
 /* A plain register 64 bits wide (narrower accesses read or merge into part of it). */
 #define VGIC_REG_64 (1u << 1)
+/*
+ * A per-IRQ bank whose irq_read loads one atomic field: a read takes no IRQ
+ * lock. Each field is read once, as with the locks (which were taken one IRQ
+ * at a time and never gave a snapshot of the whole register either), and
+ * a 32-bit read no longer takes and drops 32 locks.
+ */
+#define VGIC_REG_LOCKLESS_READ (1u << 2)
 
 /* Who is accessing: the guest on a vCPU, or the host (save/restore) naming a vCPU. */
 struct vgic_access {

@@ -29,10 +29,11 @@ void vgic_write_group(const struct vgic_access *acc, struct vgic_irq *irq, uint6
 	vgic_queue_irq_unlock(acc->dist, irq);
 }
 
+/* Called without the IRQ's lock from guest reads (VGIC_REG_LOCKLESS_READ). */
 uint64_t vgic_read_enable(const struct vgic_access *acc, struct vgic_irq *irq)
 {
 	(void)acc;
-	return irq->enabled;
+	return atomic_load_explicit(&irq->enabled, memory_order_relaxed);
 }
 
 void vgic_write_senable(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field)

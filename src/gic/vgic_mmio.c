@@ -128,7 +128,9 @@ static uint64_t vgic_bank_read(const struct vgic_reg *r, const struct vgic_acces
 
 		if (!irq)
 			continue;
-		field = vgic_field_get(acc, irq, fn) & mask;
+		field = ((r->flags & VGIC_REG_LOCKLESS_READ) ? fn(acc, irq)
+							     : vgic_field_get(acc, irq, fn)) &
+			mask;
 		vgic_put_irq(acc->dist, irq);
 		if (sp.partial)
 			return (field >> sp.shift) & vgic_width_mask(len * 8);

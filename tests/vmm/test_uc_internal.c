@@ -144,11 +144,57 @@ static void test_attach_and_run(void **state)
 	free(ram);
 }
 
+/*
+ * Code changed behind the engine's back (a device's DMA) runs stale until it is
+ * dropped; uci_drop_code drops it by RAM offset. (The engine also drops the
+ * block holding the address it is told to stop at, so that is another page.)
+ */
+static void test_drop_code(void **state)
+{
+	struct uci_cpu cpu;
+	uc_engine *uc;
+	uint8_t *ram = aligned_alloc(4096, SIZE);
+	uint32_t one = 0xd2800020, two = 0xd2800040; /* mov x0, #1 / #2 */
+	uint32_t branch = 0x140003ff;		     /* b 0x3000: the engine stops there */
+	uint64_t pstate = 0x3c5, x0;
+
+	(void)state;
+	memset(ram, 0, SIZE);
+	memcpy(ram + 0x2000, &one, 4);
+	memcpy(ram + 0x2004, &branch, 4);
+	assert_int_equal(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc), UC_ERR_OK);
+	assert_int_equal(uci_attach(&cpu, uc), 0);
+	assert_int_equal(uc_mem_map_ptr(uc, RAM, SIZE, UC_PROT_ALL, ram), UC_ERR_OK);
+	uc_reg_write(uc, UC_ARM64_REG_PSTATE, &pstate);
+	uci_rebuild_flags(&cpu);
+	assert_int_equal(uc_emu_start(uc, RAM + 0x2000, RAM + 0x3000, 0, 0), UC_ERR_OK);
+	uc_reg_read(uc, UC_ARM64_REG_X0, &x0);
+	assert_int_equal(x0, 1);
+
+	memcpy(ram + 0x2000, &two, 4); /* as a device would write it */
+	assert_int_equal(uc_emu_start(uc, RAM + 0x2000, RAM + 0x3000, 0, 0), UC_ERR_OK);
+	uc_reg_read(uc, UC_ARM64_REG_X0, &x0);
+	assert_int_equal(x0, 1); /* the old translation ran */
+
+	uci_drop_code(&cpu, 0x1000, 0x1000); /* another page: still stale */
+	assert_int_equal(uc_emu_start(uc, RAM + 0x2000, RAM + 0x3000, 0, 0), UC_ERR_OK);
+	uc_reg_read(uc, UC_ARM64_REG_X0, &x0);
+	assert_int_equal(x0, 1);
+
+	uci_drop_code(&cpu, 0x2000, 0x1000);
+	assert_int_equal(uc_emu_start(uc, RAM + 0x2000, RAM + 0x3000, 0, 0), UC_ERR_OK);
+	uc_reg_read(uc, UC_ARM64_REG_X0, &x0);
+	assert_int_equal(x0, 2);
+	uc_close(uc);
+	free(ram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_attach_and_run),
+		cmocka_unit_test(test_drop_code),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
