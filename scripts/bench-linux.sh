@@ -2,10 +2,10 @@
 # Debian's arm64 kernel under `ivy run` and under QEMU's virt machine with TCG,
 # side by side, on the same kernel, initramfs and disk image: boot to init and
 # to power-off on 1, 2 and 4 vCPUs (GICv3 + ITS), and, when the VMM has a
-# virtio-blk disk, the time to read 64 MiB from it and the interrupt rate
-# during that read. Times are taken on the host from the moment each marker
-# line appears on the console. Prints bench.h's JSON lines (ratio = ivy/QEMU),
-# medians of RUNS runs.
+# virtio-blk disk, the time to read 64 MiB from it (through the page cache, and
+# again with O_DIRECT) and the interrupt rate during the first read. Times are
+# taken on the host from the moment each marker line appears on the console.
+# Prints bench.h's JSON lines (ratio = ivy/QEMU), medians of RUNS runs.
 #   scripts/bench-linux.sh [IVY]
 ivy=${1:-build/release/ivy}
 runs=${RUNS:-3}
@@ -58,6 +58,9 @@ for smp in 1 2 4; do
 			[ -n "$s" ] && [ -n "$e" ] && [ -n "$n" ] && [ "$e" -gt "$s" ] || continue
 			echo $((e - s)) >>"$tmp/$vmm.read"
 			echo $((n * 1000 / (e - s))) >>"$tmp/$vmm.irqs"
+			s=$(at_ms "$tmp/out" 'ivy-bench: direct start')
+			e=$(at_ms "$tmp/out" 'ivy-bench: direct done')
+			[ -n "$s" ] && [ -n "$e" ] && echo $((e - s)) >>"$tmp/$vmm.direct"
 		done
 	done
 	report "linux_smp$smp" "boot_to_init" "ms" "$tmp/ivy.$smp.init" "$tmp/qemu.$smp.init"
@@ -66,5 +69,6 @@ done
 if [ -n "$has_disk" ]; then
 	report "linux_virtio_blk" "read_64MiB" "ms" "$tmp/ivy.read" "$tmp/qemu.read"
 	report "linux_virtio_blk" "interrupts_during_read" "irq/s" "$tmp/ivy.irqs" "$tmp/qemu.irqs"
+	report "linux_virtio_blk" "read_64MiB_direct" "ms" "$tmp/ivy.direct" "$tmp/qemu.direct"
 fi
 rm -rf "$tmp"
