@@ -3,8 +3,9 @@
 # under the label "linux": boot to init on 2 vCPUs on GICv2 and GICv3+ITS with a
 # virtio-blk disk and a virtio-rng (one of them in a device process), the
 # guest's own /proc/interrupts (timer, IPIs and MSIs on every vCPU), the disk's
-# contents as the guest reads them, a clean power-off, and a kernel panic that
-# ends the run with the crash status.
+# contents as the guest reads them, a reboot (GICv3: the board reset with its
+# ITS, LPIs and devices), a clean power-off, and a kernel panic that ends the
+# run with the crash status.
 #   tests/linux/boot.sh RESULTS-FILE IVY
 # The kernel and initramfs come from scripts/fetch-linux.sh (Debian packages).
 results=$1 ivy=$2
@@ -34,7 +35,7 @@ boot() { # gic-version extra-append [device options...]
 	gic=$1 extra=$2
 	shift 2
 	"$ivy" run -smp 2 -m 512 -machine "gic-version=$gic" -kernel "$img" -initrd "$initrd" \
-		-append "console=ttyAMA0 rdinit=/init quiet panic=-1 $extra" -no-reboot --timeout 240 \
+		-append "console=ttyAMA0 rdinit=/init quiet panic=-1 $extra" --timeout 240 \
 		"$@" </dev/null >"$out" 2>"$err"
 }
 
@@ -46,8 +47,10 @@ for gic in 2 3,its=on; do
 	else
 		set -- -drive "file=$disk,format=raw" -device virtio-rng-pci,process=separate
 	fi
+	extra=ivy.test=1
+	[ "$gic" = 2 ] || extra="$extra ivy.reboot=1"
 	t0=$(date +%s.%N)
-	boot "$gic" ivy.test=1 "$@"
+	boot "$gic" "$extra" "$@"
 	rc=$?
 	t1=$(date +%s.%N)
 	echo "[linux] gic-version=$gic: exit $rc after $(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }") s"
@@ -56,6 +59,11 @@ for gic in 2 3,its=on; do
 		tail -n 15 "$out" "$err" | sed 's/^/[linux]   /'
 	fi
 	grep -q '^ivy-init: up, 2 CPUs' "$out" && ok || bad "gic-version=$gic: init did not see 2 CPUs"
+	if [ "$gic" != 2 ]; then
+		grep -q '^ivy-init: rebooting' "$out" && grep -q '^ivy-init: back after a reboot' "$out" &&
+			[ "$(grep -c '^ivy-init: up, 2 CPUs' "$out")" = 2 ] && ok ||
+			bad "gic-version=$gic: reboot did not bring the guest back"
+	fi
 	every_cpu 'arch_timer' 2 && ok || bad "gic-version=$gic: timer interrupts not on every vCPU"
 	every_cpu '^ *IPI0:' 2 && every_cpu '^ *IPI1:' 2 && ok ||
 		bad "gic-version=$gic: rescheduling/function-call IPIs not on every vCPU"
