@@ -2,8 +2,8 @@
 # Debian's arm64 kernel under `ivy run` and under QEMU's virt machine with TCG,
 # side by side, on the same kernel, initramfs and disk image: boot to init and
 # to power-off on 1, 2 and 4 vCPUs (GICv3 + ITS), and, when the VMM has a
-# virtio-blk disk, the time to read 64 MiB from it (through the page cache, and
-# again with O_DIRECT) and the interrupt rate during the first read. Times are
+# virtio-blk disk, the time to read 64 MiB from it (with O_DIRECT, then through
+# the page cache) and the interrupt rate during the cached read. Times are
 # taken on the host from the moment each marker line appears on the console.
 # Prints bench.h's JSON lines (ratio = ivy/QEMU), medians of RUNS runs.
 #   scripts/bench-linux.sh [IVY]
