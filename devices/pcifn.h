@@ -19,13 +19,11 @@
 #include <stdint.h>
 
 /* Discards a result that only says the event was already moot (warn_unused_result). */
-#ifndef IGNORE
 #define IGNORE(x)                   \
 	do {                        \
 		if (x) { /* moot */ \
 		}                   \
 	} while (0)
-#endif
 
 struct pcifn {
 	struct virtio_dev vdev;

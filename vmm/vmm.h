@@ -74,15 +74,6 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Discards a result that only says the event was already moot (warn_unused_result). */
-#ifndef IGNORE
-#define IGNORE(x)                   \
-	do {                        \
-		if (x) { /* moot */ \
-		}                   \
-	} while (0)
-#endif
-
 /* Exit statuses of `ivy run` other than the guest's own. */
 enum vmm_exit {
 	VMM_EXIT_OK = 0,
