@@ -28,6 +28,8 @@
 /* Spin detection (cpu_track_spin): a cycle of at most this many blocks, this many times. */
 #define CPU_SPIN_PERIOD 4
 #define CPU_SPIN_YIELD	1024
+/* How often the engine's TLB is swept for not-dirty RAM entries (cpu_note_own_ic). */
+#define CPU_TLB_SWEEP_NS 1000000ull
 /* The block hook reads the clock once per this many blocks. */
 #define CPU_CLOCK_EVERY 64
 
@@ -188,6 +190,110 @@ static void cpu_broadcast_maintenance(struct vmm_cpu *cpu, bool tb, bool tlb)
 /* Engine hooks (all run on the vCPU's own thread, inside uc_emu_start).                */
 
 /*
+ * Guest virtual address to RAM offset through the EL1&0 stage-1 tables (4 KiB
+ * granule; another granule, an address outside RAM or a fault gives false and
+ * the caller drops everything instead). Descriptors are read from guest RAM,
+ * bounds-checked: the tables are the guest's and may be anything.
+ */
+static bool cpu_va_to_ram(struct vmm_cpu *cpu, uint64_t va, uint64_t *ram_off)
+{
+	uc_arm64_cp_reg tcr = { .op0 = 3, .op1 = 0, .crn = 2, .crm = 0, .op2 = 2 };
+	uc_arm64_cp_reg sctlr = { .op0 = 3, .op1 = 0, .crn = 1, .crm = 0, .op2 = 0 };
+
+	/* MMU off: virtual is physical. */
+	if (uc_reg_read(cpu->uc, UC_ARM64_REG_CP_REG, &sctlr) != UC_ERR_OK)
+		return false;
+	if (!(sctlr.val & 1)) {
+		if (va < BOARD_RAM_BASE || va - BOARD_RAM_BASE >= cpu->vmm->ram_size)
+			return false;
+		*ram_off = va - BOARD_RAM_BASE;
+		return true;
+	}
+	bool hi = (va >> 55) & 1;
+	uint64_t ttbr = 0, tsz, tg;
+
+	if (uc_reg_read(cpu->uc, UC_ARM64_REG_CP_REG, &tcr) != UC_ERR_OK)
+		return false;
+	uc_reg_read(cpu->uc, hi ? UC_ARM64_REG_TTBR1_EL1 : UC_ARM64_REG_TTBR0_EL1, &ttbr);
+	tsz = hi ? (tcr.val >> 16) & 63 : tcr.val & 63;
+	tg = hi ? (tcr.val >> 30) & 3 : (tcr.val >> 14) & 3;
+	if ((hi && tg != 2) || (!hi && tg != 0) || tsz < 16 || tsz > 39)
+		return false;
+	unsigned bits = 64 - (unsigned)tsz;	       /* VA bits translated */
+	int level = 4 - (int)((bits - 12 + 8) / 9);    /* 4 KiB: 9 bits a level from bit 12 */
+	uint64_t table = ttbr & 0x0000fffffffffffeull; /* BADDR; CnP aside */
+
+	for (bool first = true; level <= 3; level++, first = false) {
+		unsigned shift = 12 + 9 * (3 - (unsigned)level);
+		/* The first level may resolve fewer than 9 bits (its table is smaller). */
+		unsigned width = first && bits - shift < 9 ? bits - shift : 9;
+		uint64_t idx = (va >> shift) & ((1ull << width) - 1), desc;
+
+		if (table < BOARD_RAM_BASE || table - BOARD_RAM_BASE >= cpu->vmm->ram_size ||
+		    cpu->vmm->ram_size - (table - BOARD_RAM_BASE) < (idx + 1) * 8)
+			return false;
+		memcpy(&desc, cpu->vmm->ram + (table - BOARD_RAM_BASE) + idx * 8, 8);
+		if (!(desc & 1))
+			return false;
+		uint64_t out = desc & 0x0000fffffffff000ull;
+		if (level == 0 && !(desc & 2))
+			return false; /* no level-0 blocks with 4 KiB pages */
+		if (level == 3 || !(desc & 2)) {
+			if (level == 3 && !(desc & 2))
+				return false;
+			uint64_t pa = (out & ~((1ull << shift) - 1)) | (va & ((1ull << shift) - 1));
+			if (pa < BOARD_RAM_BASE || pa - BOARD_RAM_BASE >= cpu->vmm->ram_size)
+				return false;
+			*ram_off = pa - BOARD_RAM_BASE;
+			return true;
+		}
+		table = out;
+	}
+	return false;
+}
+
+/*
+ * With fast RAM stores (uci_tlb_clear_notdirty) this engine no longer drops
+ * its own code when the guest overwrites it; the guest's IC maintenance, which
+ * the architecture requires before it runs what it wrote, does: the pages are
+ * dropped before the next block runs.
+ */
+static void cpu_note_own_ic(struct vmm_cpu *cpu, bool by_va, uint64_t va)
+{
+	uint64_t off;
+	void *host;
+
+	if (!cpu->fast_stores)
+		return;
+	if (!by_va || cpu->nr_own_ic == ARRAY_LEN(cpu->own_ic)) {
+		cpu->own_ic_all = true;
+		return;
+	}
+	/* The page's RAM offset: from the engine's TLB, else from the guest's tables. */
+	if (uci_tlb_host_addr(&cpu->uci, va, &host) && (uint8_t *)host >= cpu->vmm->ram &&
+	    (uint8_t *)host < cpu->vmm->ram + cpu->vmm->ram_size)
+		off = (uint64_t)((uint8_t *)host - cpu->vmm->ram);
+	else if (!cpu_va_to_ram(cpu, va, &off)) {
+		cpu->own_ic_all = true;
+		return;
+	}
+	off &= ~0xfffull;
+	if (!cpu->nr_own_ic || cpu->own_ic[cpu->nr_own_ic - 1] != off)
+		cpu->own_ic[cpu->nr_own_ic++] = off;
+}
+
+static void cpu_drop_own_ic(struct vmm_cpu *cpu)
+{
+	if (cpu->own_ic_all)
+		uci_drop_code(&cpu->uci, 0, cpu->vmm->ram_size);
+	else
+		for (unsigned i = 0; i < cpu->nr_own_ic; i++)
+			uci_drop_code(&cpu->uci, cpu->own_ic[i], 4096);
+	cpu->own_ic_all = false;
+	cpu->nr_own_ic = 0;
+}
+
+/*
  * Spin detection. vCPUs run one at a time, so a vCPU waiting for a lock or a
  * cross-call held by another vCPU spins until its slice ends. Such a wait goes
  * round the same few translation blocks: when the last CPU_SPIN_YIELD blocks
@@ -212,6 +318,9 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 
 	/* A WFI ends its translation block: see cpu_stopped_on_wfi(). */
 	cpu->block_end = addr + size;
+	/* Before the next block runs, which may be what the IC made visible. */
+	if (cpu->nr_own_ic || cpu->own_ic_all)
+		cpu_drop_own_ic(cpu);
 	if (cpu_take_kick(cpu)) {
 		if (vmm_exiting(vmm)) {
 			cpu->stop = CPU_STOP_EXIT;
@@ -235,6 +344,11 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 	 * level comes back as a kick, served at the next block.
 	 */
 	timer_update(cpu);
+	/* New TLB entries come not-dirty again; a sweep a millisecond keeps stores fast. */
+	if (cpu->fast_stores && now - cpu->tlb_swept_ns >= CPU_TLB_SWEEP_NS) {
+		cpu->tlb_swept_ns = now;
+		uci_tlb_clear_notdirty(&cpu->uci);
+	}
 	if ((now >= cpu->slice_end_ns || cpu->spin_blocks >= CPU_SPIN_YIELD) &&
 	    atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed) > 0) {
 		if (cpu->spin_blocks >= CPU_SPIN_YIELD)
@@ -428,9 +542,11 @@ static uint32_t hook_sys(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg 
 	(void)reg;
 	if (r->op0 != 1)
 		return 0;
-	if (r->crn == 7 && (r->crm == 1 || r->crm == 5) && (r->op2 == 0 || r->op2 == 1))
+	if (r->crn == 7 && (r->crm == 1 || r->crm == 5) && (r->op2 == 0 || r->op2 == 1)) {
 		cpu_broadcast_maintenance(cpu, true, false);
-	else if (r->crn == 8)
+		/* IC IVAU (op1 3) names one line; IC IALLU(IS) everything. */
+		cpu_note_own_ic(cpu, r->op1 == 3 && r->op2 == 1, r->val);
+	} else if (r->crn == 8)
 		cpu_broadcast_maintenance(cpu, false, true);
 	return 0;
 }
@@ -580,6 +696,8 @@ int cpu_create(struct vmm *vmm, unsigned index)
 	err = uci_attach(&cpu->uci, cpu->uc);
 	if (err)
 		return err;
+	/* IVY_SLOW_STORES=1 keeps the engine's own store path, for comparison. */
+	cpu->fast_stores = cpu->uci.tlb && !getenv("IVY_SLOW_STORES");
 	err = cpu_map(cpu);
 	if (err)
 		return err;

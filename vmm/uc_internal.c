@@ -34,6 +34,20 @@ extern void tlb_flush_aarch64(void *cs);
 /* QEMU's tb_invalidate_phys_range(): [start, end) in RAM-block offsets (ram_addr_t). */
 extern void tb_invalidate_phys_range_aarch64(void *uc, uint64_t start, uint64_t end);
 
+/*
+ * The fast TLB (QEMU 5.0's CPUTLBDescFast f[NB_MMU_MODES], 12 MMU indexes for
+ * AArch64) ends just below the CPU's env, after a 16-byte icount word: pairs of
+ * {mask = (entries - 1) << 5, table} of 32-byte entries {addr_read, addr_write,
+ * addr_code, addend}. Flag bits in the addresses (TARGET_PAGE_BITS_MIN 10).
+ */
+#define UCI_TLB_MODES	  12
+#define UCI_TLB_BELOW_ENV (16 + 16 * UCI_TLB_MODES)
+#define UCI_TLB_INVALID	  (1ull << 9)
+#define UCI_TLB_NOTDIRTY  (1ull << 8)
+#define UCI_TLB_FLAGS	  0x3f0ull
+#define UCI_TLB_PAGE_BITS 10 /* the engine's TARGET_PAGE_BITS: 1 KiB TLB pages */
+#define UCI_TLB_MAX_BITS  22
+
 /* How far to look: the engine's first words, and an ARMCPU's extent. */
 #define UCI_ENGINE_WORDS 1024
 #define UCI_CPU_SPAN	 0x40000
@@ -84,6 +98,24 @@ static bool uci_is_cpu(uintptr_t cand, uintptr_t *env_out)
 	return false;
 }
 
+/* The fast TLB pairs below env, if every one of them looks like one. */
+static uint64_t *uci_find_tlb(uintptr_t env)
+{
+	uint64_t f[2 * UCI_TLB_MODES];
+	uintptr_t at = env - UCI_TLB_BELOW_ENV;
+
+	if (!uci_peek((void *)at, f, sizeof(f)))
+		return NULL;
+	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
+		uint64_t entries = (f[2 * m] >> 5) + 1;
+
+		if ((f[2 * m] & 0x1f) || entries < 16 || entries > (1ull << UCI_TLB_MAX_BITS) ||
+		    (entries & (entries - 1)) || f[2 * m + 1] < 0x10000 || (f[2 * m + 1] & 7))
+			return NULL;
+	}
+	return (uint64_t *)at;
+}
+
 int uci_attach(struct uci_cpu *cpu, uc_engine *uc)
 {
 	uint64_t words[UCI_ENGINE_WORDS];
@@ -103,6 +135,7 @@ int uci_attach(struct uci_cpu *cpu, uc_engine *uc)
 			cpu->uc = uc;
 			cpu->cs = (void *)(uintptr_t)words[i];
 			cpu->env = (void *)env;
+			cpu->tlb = uci_find_tlb(env);
 			return 0;
 		}
 	}
@@ -154,6 +187,50 @@ void uci_rebuild_flags(struct uci_cpu *cpu)
 void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len)
 {
 	tb_invalidate_phys_range_aarch64(cpu->uc, ram_offset, ram_offset + len);
+}
+
+bool uci_tlb_clear_notdirty(struct uci_cpu *cpu)
+{
+	if (!cpu->tlb)
+		return false;
+	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
+		uint64_t entries = (cpu->tlb[2 * m] >> 5) + 1;
+		uint64_t *e = (uint64_t *)(uintptr_t)cpu->tlb[2 * m + 1];
+
+		/* The engine resizes its tables: only a well-formed pair is walked. */
+		if (entries > (1ull << UCI_TLB_MAX_BITS) || (entries & (entries - 1)) || !e)
+			continue;
+		for (uint64_t i = 0; i < entries; i++, e += 4) {
+			/* A page this mode executes from keeps its trap: stores to it drop its code. */
+			if ((e[1] & UCI_TLB_FLAGS) == UCI_TLB_NOTDIRTY)
+				e[1] &= ~UCI_TLB_NOTDIRTY;
+		}
+	}
+	return true;
+}
+
+bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host)
+{
+	uint64_t page = va & ~((1ull << UCI_TLB_PAGE_BITS) - 1);
+
+	if (!cpu->tlb)
+		return false;
+	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
+		uint64_t entries = (cpu->tlb[2 * m] >> 5) + 1;
+		uint64_t *e = (uint64_t *)(uintptr_t)cpu->tlb[2 * m + 1];
+
+		if (entries > (1ull << UCI_TLB_MAX_BITS) || (entries & (entries - 1)) || !e)
+			continue;
+		e += 4 * ((va >> UCI_TLB_PAGE_BITS) & (entries - 1));
+		for (unsigned a = 0; a < 3; a++) {
+			if ((e[a] & (~((1ull << UCI_TLB_PAGE_BITS) - 1) | UCI_TLB_INVALID)) ==
+			    page) {
+				*host = (void *)(uintptr_t)(va + e[3]);
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 void uci_flush_tlb(struct uci_cpu *cpu)

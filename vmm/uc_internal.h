@@ -39,6 +39,8 @@ struct uci_cpu {
 	void *cs;  /* QEMU CPUState */
 	void *env; /* CPUARMState */
 	bool irq, fiq;
+	/* The fast TLB's {mask, table} pairs, one per MMU index; NULL if not recognised. */
+	uint64_t *tlb;
 };
 
 /*
@@ -73,6 +75,20 @@ void uci_take_exception(struct uci_cpu *cpu);
  * first RAM mapped into the engine (RAM-block offsets: the VMM maps one RAM).
  */
 void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len);
+
+/*
+ * Fast guest RAM stores. This engine never marks RAM dirty, so every TLB entry
+ * for RAM keeps the not-dirty flag and every guest store takes the slow path
+ * that watches for writes to translated code (35x QEMU's cost per store).
+ * uci_tlb_clear_notdirty() clears that flag in the entries it is the only
+ * flag of; the engine then no longer notices its own writes to code, and the
+ * VMM must drop code when the guest does the IC maintenance the architecture
+ * asks for after writing instructions (uci_tlb_host_addr() finds the RAM
+ * behind an IC IVAU's address when the TLB holds it). Both do nothing (false) if the tables were not found.
+ */
+bool uci_tlb_clear_notdirty(struct uci_cpu *cpu);
+/* The host address backing guest virtual address va, if the engine's TLB maps it. */
+bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host);
 
 /* Drops the engine's cached address translations (a TLBI seen on another engine). */
 void uci_flush_tlb(struct uci_cpu *cpu);

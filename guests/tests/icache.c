@@ -3,7 +3,9 @@
  * Code written by one vCPU and run by another: vCPU 1 rewrites a function that
  * vCPU 0 has already executed, then issues IC IALLUIS. Each vCPU has its own
  * Unicorn engine with its own translated code, so this works only if the VMM
- * broadcasts the invalidation to every engine.
+ * broadcasts the invalidation to every engine. First, code a vCPU rewrites
+ * itself, made visible by IC IVAU on its address and then by IC IALLU (the
+ * engine does not notice its own stores to code: the VMM acts on the IC).
  */
 #include "rt.h"
 
@@ -24,6 +26,25 @@ static void write_code(unsigned imm)
 			 "dsb ish\n"
 			 "isb\n" ::"r"(code)
 			 : "memory");
+}
+
+static void rewrite_own(unsigned imm, bool by_address)
+{
+	code[0] = MOVW0(imm);
+	if (by_address)
+		__asm__ volatile("dc cvau, %0\n"
+				 "dsb ish\n"
+				 "ic ivau, %0\n"
+				 "dsb ish\n"
+				 "isb\n" ::"r"(code)
+				 : "memory");
+	else
+		__asm__ volatile("dc cvau, %0\n"
+				 "dsb ish\n"
+				 "ic iallu\n"
+				 "dsb ish\n"
+				 "isb\n" ::"r"(code)
+				 : "memory");
 }
 
 static unsigned call_code(void)
@@ -48,6 +69,13 @@ void guest_main(void)
 {
 	write_code(100);
 	check(call_code() == 100, "vCPU 0 runs the code it wrote");
+	rewrite_own(200, true);
+	check(call_code() == 200, "after IC IVAU, vCPU 0 runs the code it rewrote (%u)",
+	      call_code());
+	rewrite_own(201, false);
+	check(call_code() == 201, "after IC IALLU, vCPU 0 runs the code it rewrote (%u)",
+	      call_code());
+	write_code(100);
 	if (nr_cpus() < 2)
 		return;
 	cpu_start(1, writer);

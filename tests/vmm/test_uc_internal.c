@@ -189,12 +189,81 @@ static void test_drop_code(void **state)
 	free(ram);
 }
 
+/*
+ * The fast TLB is found, maps a page the guest stored to back to the host
+ * memory behind it, and once its not-dirty flags are cleared stores still land
+ * in RAM. The TLB is looked at from a block hook, as the VMM does: the engine
+ * may drop it between two runs.
+ */
+struct tlb_probe {
+	struct uci_cpu cpu;
+	uint64_t va;
+	void *host;
+	bool found, untouched_found, cleared;
+};
+
+static void probe_tlb(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+	struct tlb_probe *p = opaque;
+	void *other;
+
+	(void)uc;
+	(void)size;
+	if (addr != RAM + 0x3000)
+		return;
+	p->found = uci_tlb_host_addr(&p->cpu, p->va, &p->host);
+	p->untouched_found = uci_tlb_host_addr(&p->cpu, RAM + 0x9000, &other);
+	p->cleared = uci_tlb_clear_notdirty(&p->cpu);
+}
+
+static void test_fast_stores(void **state)
+{
+	struct tlb_probe p;
+	uc_engine *uc;
+	uc_hook h;
+	uint8_t *ram = aligned_alloc(4096, SIZE);
+	uint32_t str = 0xf9000041;    /* str x1, [x2] */
+	uint32_t branch = 0x140003ff; /* b +0xffc */
+	uint32_t nop = 0xd503201f;
+	uint64_t pstate = 0x3c5, v;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	memset(ram, 0, SIZE);
+	memcpy(ram + 0x2000, &str, 4);
+	memcpy(ram + 0x2004, &branch, 4);
+	memcpy(ram + 0x3000, &nop, 4);
+	p.va = RAM + 0x5008;
+	assert_int_equal(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &uc), UC_ERR_OK);
+	assert_int_equal(uci_attach(&p.cpu, uc), 0);
+	assert_non_null(p.cpu.tlb);
+	assert_int_equal(uc_mem_map_ptr(uc, RAM, SIZE, UC_PROT_ALL, ram), UC_ERR_OK);
+	uc_reg_write(uc, UC_ARM64_REG_PSTATE, &pstate);
+	uci_rebuild_flags(&p.cpu);
+	uc_hook_add(uc, &h, UC_HOOK_BLOCK, probe_tlb, &p, 1, 0);
+	for (uint64_t round = 1; round <= 3; round++) {
+		v = 0x1111111111111111ull * round;
+		uc_reg_write(uc, UC_ARM64_REG_X1, &v);
+		uc_reg_write(uc, UC_ARM64_REG_X2, &p.va);
+		p.found = p.cleared = false;
+		assert_int_equal(uc_emu_start(uc, RAM + 0x2000, RAM + 0x3004, 0, 0), UC_ERR_OK);
+		assert_memory_equal(ram + 0x5008, &v, 8); /* after a clear, too */
+		assert_true(p.found);
+		assert_ptr_equal(p.host, ram + 0x5008);
+		assert_false(p.untouched_found);
+		assert_true(p.cleared);
+	}
+	uc_close(uc);
+	free(ram);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_version),
 		cmocka_unit_test(test_attach_and_run),
 		cmocka_unit_test(test_drop_code),
+		cmocka_unit_test(test_fast_stores),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
