@@ -28,7 +28,7 @@
 /* Spin detection (cpu_track_spin): a cycle of at most this many blocks, this many times. */
 #define CPU_SPIN_PERIOD 4
 #define CPU_SPIN_YIELD	1024
-/* How often the engine's TLB is swept for not-dirty RAM entries (cpu_note_own_ic). */
+/* How often the engine's TLB is swept for not-dirty RAM entries (cpu_instruction_cache). */
 #define CPU_TLB_SWEEP_NS 1000000ull
 /* The block hook reads the clock once per this many blocks. */
 #define CPU_CLOCK_EVERY 64
@@ -252,45 +252,42 @@ static bool cpu_va_to_ram(struct vmm_cpu *cpu, uint64_t va, uint64_t *ram_off)
 	return false;
 }
 
-/*
- * With fast RAM stores (uci_tlb_clear_notdirty) this engine no longer drops
- * its own code when the guest overwrites it; the guest's IC maintenance, which
- * the architecture requires before it runs what it wrote, does: the pages are
- * dropped before the next block runs.
- */
-static void cpu_note_own_ic(struct vmm_cpu *cpu, bool by_va, uint64_t va)
+/* The RAM offset of the page an IC IVAU names: from the engine's TLB, else the guest's tables. */
+static bool cpu_ic_page(struct vmm_cpu *cpu, uint64_t va, uint64_t *off)
 {
-	uint64_t off;
 	void *host;
 
-	if (!cpu->fast_stores)
-		return;
-	if (!by_va || cpu->nr_own_ic == ARRAY_LEN(cpu->own_ic)) {
-		cpu->own_ic_all = true;
-		return;
-	}
-	/* The page's RAM offset: from the engine's TLB, else from the guest's tables. */
 	if (uci_tlb_host_addr(&cpu->uci, va, &host) && (uint8_t *)host >= cpu->vmm->ram &&
 	    (uint8_t *)host < cpu->vmm->ram + cpu->vmm->ram_size)
-		off = (uint64_t)((uint8_t *)host - cpu->vmm->ram);
-	else if (!cpu_va_to_ram(cpu, va, &off)) {
-		cpu->own_ic_all = true;
-		return;
-	}
-	off &= ~0xfffull;
-	if (!cpu->nr_own_ic || cpu->own_ic[cpu->nr_own_ic - 1] != off)
-		cpu->own_ic[cpu->nr_own_ic++] = off;
+		*off = (uint64_t)((uint8_t *)host - cpu->vmm->ram);
+	else if (!cpu_va_to_ram(cpu, va, off))
+		return false;
+	*off &= ~0xfffull;
+	return true;
 }
 
-static void cpu_drop_own_ic(struct vmm_cpu *cpu)
+/*
+ * Instruction cache maintenance. Every engine caches its own translations, so
+ * an IC reaches all of them: IC IVAU drops the page it names, on every engine
+ * at its next block (as device DMA does, cpu_note_ram_write); IC IALLU(IS), or
+ * an address that cannot be resolved, drops all of RAM's code. The issuing
+ * engine is included: with fast RAM stores (uci_tlb_clear_notdirty) it no
+ * longer notices its own stores to code, and the architecture has the guest
+ * do this maintenance before it runs what it wrote.
+ */
+static void cpu_instruction_cache(struct vmm_cpu *cpu, bool by_va, uint64_t va)
 {
-	if (cpu->own_ic_all)
-		uci_drop_code(&cpu->uci, 0, cpu->vmm->ram_size);
-	else
-		for (unsigned i = 0; i < cpu->nr_own_ic; i++)
-			uci_drop_code(&cpu->uci, cpu->own_ic[i], 4096);
-	cpu->own_ic_all = false;
-	cpu->nr_own_ic = 0;
+	uint64_t off;
+
+	if (by_va && cpu_ic_page(cpu, va, &off)) {
+		cpu_note_ram_write(cpu->vmm, BOARD_RAM_BASE + off, 4096);
+		return;
+	}
+	cpu_broadcast_maintenance(cpu, true, false);
+	if (cpu->fast_stores) {
+		atomic_store_explicit(&cpu->need_tb_flush, true, memory_order_release);
+		atomic_store_explicit(&cpu->kick, true, memory_order_release);
+	}
 }
 
 /*
@@ -318,9 +315,6 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 
 	/* A WFI ends its translation block: see cpu_stopped_on_wfi(). */
 	cpu->block_end = addr + size;
-	/* Before the next block runs, which may be what the IC made visible. */
-	if (cpu->nr_own_ic || cpu->own_ic_all)
-		cpu_drop_own_ic(cpu);
 	if (cpu_take_kick(cpu)) {
 		if (vmm_exiting(vmm)) {
 			cpu->stop = CPU_STOP_EXIT;
@@ -542,11 +536,10 @@ static uint32_t hook_sys(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_reg 
 	(void)reg;
 	if (r->op0 != 1)
 		return 0;
-	if (r->crn == 7 && (r->crm == 1 || r->crm == 5) && (r->op2 == 0 || r->op2 == 1)) {
-		cpu_broadcast_maintenance(cpu, true, false);
-		/* IC IVAU (op1 3) names one line; IC IALLU(IS) everything. */
-		cpu_note_own_ic(cpu, r->op1 == 3 && r->op2 == 1, r->val);
-	} else if (r->crn == 8)
+	if (r->crn == 7 && (r->crm == 1 || r->crm == 5) && (r->op2 == 0 || r->op2 == 1))
+		/* IC IVAU (op1 3) names one line (Xt); IC IALLU(IS) everything. */
+		cpu_instruction_cache(cpu, r->op1 == 3 && r->op2 == 1, r->val);
+	else if (r->crn == 8)
 		cpu_broadcast_maintenance(cpu, false, true);
 	return 0;
 }

@@ -165,11 +165,8 @@ struct vmm_cpu {
 	struct vtimer timer[2]; /* [0] virtual (PPI 27), [1] physical (PPI 30) */
 	enum cpu_stop stop;
 	unsigned blocks;
-	/* Fast RAM stores (uci_tlb_clear_notdirty): code this vCPU's IC asked to drop. */
+	/* Guest RAM stores take the engine's fast path (uci_tlb_clear_notdirty). */
 	bool fast_stores;
-	bool own_ic_all;
-	unsigned nr_own_ic;
-	uint64_t own_ic[16]; /* RAM offsets of pages whose code to drop */
 	uint64_t tlb_swept_ns;
 	uint64_t recent_blocks[4];    /* spin detection: the last few blocks entered */
 	unsigned spin_blocks;	      /* blocks in a row from that small cycle */
