@@ -329,7 +329,9 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 		cpu->raise_lines = false;
 		cpu_update_lines(cpu, false);
 	}
-	cpu_track_spin(cpu, addr);
+	/* Spinning is only worth watching when another vCPU could take the token. */
+	if (vmm->nr_cpus > 1)
+		cpu_track_spin(cpu, addr);
 	if (++cpu->blocks % CPU_CLOCK_EVERY)
 		return;
 	uint64_t now = vmm_now_ns();
