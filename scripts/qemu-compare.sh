@@ -6,6 +6,17 @@
 ivy=${1:-build/release/ivy} dir=${2:-build/guests/tests}
 command -v qemu-system-aarch64 >/dev/null || { echo "qemu-compare: qemu-system-aarch64 not installed"; exit 0; }
 status=0
+# Compares the PASS/FAIL/DONE lines of one guest under ivy ($2) and under QEMU ($3), then removes both files.
+compare() { # label ivy-lines qemu-lines
+	if [ -s "$2" ] && cmp -s "$2" "$3"; then
+		echo "[qemu] $1: same results under ivy and QEMU ($(grep -c '^PASS' "$2") PASS, $(grep -c '^FAIL' "$2") FAIL)"
+	else
+		echo "[qemu] $1: results differ (ivy < > QEMU):"
+		diff "$2" "$3" | sed 's/^/[qemu]   /'
+		status=1
+	fi
+	rm -f "$2" "$3"
+}
 # Guests that use only what QEMU's virt has (no ivy test device), with their vCPU counts.
 # psci is left out: QEMU answers a second CPU_ON of a starting CPU with SUCCESS.
 # its: the checks of MSIs from ivy's test device run under ivy only and are not compared.
@@ -20,14 +31,7 @@ for t in "sgi 1 2" "sgi 4 2" "timer 1 2" "active 1 2" "sgi 2 3" "timer 1 3" "act
 	timeout 60 qemu-system-aarch64 -M virt,gic-version="$gic" -accel tcg -cpu cortex-a57 -m 256M \
 		-smp "$smp" -nographic -monitor none -serial stdio -kernel "$dir/$name.bin" </dev/null 2>/dev/null |
 		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9][0-9]*/N/g' >"$b"
-	if [ -s "$a" ] && cmp -s "$a" "$b"; then
-		echo "[qemu] $name -smp $smp gic-version=$gic: same results under ivy and QEMU ($(grep -c '^PASS' "$a") PASS, $(grep -c '^FAIL' "$a") FAIL)"
-	else
-		echo "[qemu] $name -smp $smp gic-version=$gic: results differ (ivy < > QEMU):"
-		diff "$a" "$b" | sed 's/^/[qemu]   /'
-		status=1
-	fi
-	rm -f "$a" "$b"
+	compare "$name -smp $smp gic-version=$gic" "$a" "$b"
 done
 
 # pci_virtio: the same virtio-blk and virtio-rng, ivy's (modern) and QEMU's (transitional), on the
@@ -48,14 +52,7 @@ for gic in 2 3; do
 		-drive file="$disk",if=none,id=d0,format=raw -device virtio-blk-pci,drive=d0,addr=1 \
 		-device virtio-rng-pci,addr=2 -kernel "$dir/pci_virtio.bin" </dev/null 2>/dev/null |
 		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9a-f][0-9a-f]*/N/g' >"$b"
-	if [ -s "$a" ] && cmp -s "$a" "$b"; then
-		echo "[qemu] pci_virtio gic-version=$gic: same results under ivy and QEMU ($(grep -c '^PASS' "$a") PASS, $(grep -c '^FAIL' "$a") FAIL)"
-	else
-		echo "[qemu] pci_virtio gic-version=$gic: results differ (ivy < > QEMU):"
-		diff "$a" "$b" | sed 's/^/[qemu]   /'
-		status=1
-	fi
-	rm -f "$a" "$b"
+	compare "pci_virtio gic-version=$gic" "$a" "$b"
 done
 rm -f "$disk"
 exit $status

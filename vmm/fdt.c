@@ -53,18 +53,27 @@ static int fdt_prop_strings(void *fdt, const char *name, const char *const *s, u
 	return fdt_property(fdt, name, buf, (int)len);
 }
 
-static int fdt_node_gic_v3(struct vmm *vmm, void *fdt)
+/* Opens the GIC node: what both versions share (subnodes such as the ITS or v2m follow). */
+static int fdt_gic_begin(void *fdt, const char *compatible)
 {
 	char name[64];
 
 	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)BOARD_GICD_BASE);
 	FDT_TRY(fdt_begin_node(fdt, name));
-	FDT_TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3"));
+	FDT_TRY(fdt_property_string(fdt, "compatible", compatible));
 	FDT_TRY(fdt_property_cell(fdt, "#interrupt-cells", 3));
 	FDT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
 	FDT_TRY(fdt_property_cell(fdt, "#address-cells", 2));
 	FDT_TRY(fdt_property_cell(fdt, "#size-cells", 2));
 	FDT_TRY(fdt_property(fdt, "ranges", NULL, 0));
+	return 0;
+}
+
+static int fdt_node_gic_v3(struct vmm *vmm, void *fdt)
+{
+	char name[64];
+
+	FDT_TRY(fdt_gic_begin(fdt, "arm,gic-v3"));
 	FDT_TRY(fdt_property_cell(fdt, "#redistributor-regions", 1));
 	fdt64_t reg[4] = { cpu_to_fdt64(BOARD_GICD_BASE), cpu_to_fdt64(BOARD_GICD_SIZE),
 			   cpu_to_fdt64(BOARD_GICR_BASE),
@@ -96,14 +105,7 @@ static int fdt_node_gic(struct vmm *vmm, void *fdt)
 	if (vmm->opts.gic_version == 3)
 		return fdt_node_gic_v3(vmm, fdt);
 
-	snprintf(name, sizeof(name), "intc@%llx", (unsigned long long)BOARD_GICD_BASE);
-	FDT_TRY(fdt_begin_node(fdt, name));
-	FDT_TRY(fdt_property_string(fdt, "compatible", "arm,cortex-a15-gic"));
-	FDT_TRY(fdt_property_cell(fdt, "#interrupt-cells", 3));
-	FDT_TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
-	FDT_TRY(fdt_property_cell(fdt, "#address-cells", 2));
-	FDT_TRY(fdt_property_cell(fdt, "#size-cells", 2));
-	FDT_TRY(fdt_property(fdt, "ranges", NULL, 0));
+	FDT_TRY(fdt_gic_begin(fdt, "arm,cortex-a15-gic"));
 	fdt64_t reg[4] = { cpu_to_fdt64(BOARD_GICD_BASE), cpu_to_fdt64(BOARD_GICD_SIZE),
 			   cpu_to_fdt64(BOARD_GICC_BASE), cpu_to_fdt64(BOARD_GICC_SIZE) };
 	FDT_TRY(fdt_property(fdt, "reg", reg, sizeof(reg)));

@@ -98,19 +98,29 @@ static bool uci_is_cpu(uintptr_t cand, uintptr_t *env_out)
 	return false;
 }
 
+/*
+ * One MMU index's table of a {mask, table} pair, with its number of entries, or
+ * NULL if the pair does not look like one (the engine resizes its tables).
+ */
+static uint64_t *uci_tlb_table(const uint64_t *pair, uint64_t *entries)
+{
+	*entries = (pair[0] >> 5) + 1;
+	if ((pair[0] & 0x1f) || *entries < 16 || *entries > (1ull << UCI_TLB_MAX_BITS) ||
+	    (*entries & (*entries - 1)) || pair[1] < 0x10000 || (pair[1] & 7))
+		return NULL;
+	return (uint64_t *)(uintptr_t)pair[1];
+}
+
 /* The fast TLB pairs below env, if every one of them looks like one. */
 static uint64_t *uci_find_tlb(uintptr_t env)
 {
-	uint64_t f[2 * UCI_TLB_MODES];
+	uint64_t f[2 * UCI_TLB_MODES], entries;
 	uintptr_t at = env - UCI_TLB_BELOW_ENV;
 
 	if (!uci_peek((void *)at, f, sizeof(f)))
 		return NULL;
 	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
-		uint64_t entries = (f[2 * m] >> 5) + 1;
-
-		if ((f[2 * m] & 0x1f) || entries < 16 || entries > (1ull << UCI_TLB_MAX_BITS) ||
-		    (entries & (entries - 1)) || f[2 * m + 1] < 0x10000 || (f[2 * m + 1] & 7))
+		if (!uci_tlb_table(&f[2 * m], &entries))
 			return NULL;
 	}
 	return (uint64_t *)at;
@@ -194,14 +204,10 @@ bool uci_tlb_clear_notdirty(struct uci_cpu *cpu)
 	if (!cpu->tlb)
 		return false;
 	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
-		uint64_t entries = (cpu->tlb[2 * m] >> 5) + 1;
-		uint64_t *e = (uint64_t *)(uintptr_t)cpu->tlb[2 * m + 1];
+		uint64_t entries, *e = uci_tlb_table(&cpu->tlb[2 * m], &entries);
 
-		/* The engine resizes its tables: only a well-formed pair is walked. */
-		if (entries > (1ull << UCI_TLB_MAX_BITS) || (entries & (entries - 1)) || !e)
-			continue;
-		for (uint64_t i = 0; i < entries; i++, e += 4) {
-			/* A page this mode executes from keeps its trap: stores to it drop its code. */
+		for (uint64_t i = 0; e && i < entries; i++, e += 4) {
+			/* Only where not-dirty is the sole flag: MMIO and invalid entries stay. */
 			if ((e[1] & UCI_TLB_FLAGS) == UCI_TLB_NOTDIRTY)
 				e[1] &= ~UCI_TLB_NOTDIRTY;
 		}
@@ -216,10 +222,9 @@ bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host)
 	if (!cpu->tlb)
 		return false;
 	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
-		uint64_t entries = (cpu->tlb[2 * m] >> 5) + 1;
-		uint64_t *e = (uint64_t *)(uintptr_t)cpu->tlb[2 * m + 1];
+		uint64_t entries, *e = uci_tlb_table(&cpu->tlb[2 * m], &entries);
 
-		if (entries > (1ull << UCI_TLB_MAX_BITS) || (entries & (entries - 1)) || !e)
+		if (!e)
 			continue;
 		e += 4 * ((va >> UCI_TLB_PAGE_BITS) & (entries - 1));
 		for (unsigned a = 0; a < 3; a++) {
