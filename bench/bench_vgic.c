@@ -10,7 +10,7 @@
  *    empty-device accesses);
  *  - the same round trip on a GICv3 through the ICC system registers
  *    (ivy_vcpu_sysreg: ICC_IAR1_EL1, ICC_EOIR1_EL1), against the flush+sync
- *    baseline of that VM.
+ *    baseline of that VM, and a GICD_TYPER read against an empty-device read.
  */
 #include "bench.h"
 
@@ -156,11 +156,13 @@ static struct bench_stats measure(struct ivy_vm *vm, uint32_t nr, enum what w)
 static struct ivy_vm *vm3_setup(uint32_t nr)
 {
 	struct ivy_vm_config cfg = { .name = "bench3", .nr_vcpus = nr };
+	struct ivy_mmio_region *region;
 	struct ivy_device *dev;
 	struct ivy_vm *vm;
 	uint64_t a;
 
-	if (ivy_vm_create(&cfg, &vm) || ivy_device_create(vm, IVY_DEV_TYPE_ARM_VGIC_V3, &dev))
+	if (ivy_vm_create(&cfg, &vm) || ivy_device_create(vm, IVY_DEV_TYPE_ARM_VGIC_V3, &dev) ||
+	    ivy_mmio_register(vm, EMPTY, 0x1000, &empty_ops, NULL, &region))
 		abort();
 	a = DIST;
 	if (set_attr(dev, IVY_VGIC_GRP_ADDR, IVY_VGIC_V3_ADDR_TYPE_DIST, &a))
@@ -191,6 +193,17 @@ static struct ivy_vm *vm3_setup(uint32_t nr)
 	return vm;
 }
 
+/* One 32-bit read on vCPU 0 at `gpa`, the way a guest polling a register makes it. */
+static double read_once(struct ivy_vm *vm, uint64_t gpa)
+{
+	struct ivy_vcpu *vcpu = ivy_vm_vcpu(vm, 0);
+	uint64_t t0 = bench_now_ns();
+
+	for (uint32_t i = 0; i < ITERS; i++)
+		mmio(vcpu, gpa, 4, false, 0);
+	return (double)(bench_now_ns() - t0) / ITERS;
+}
+
 static double run3_once(struct ivy_vm *vm, uint32_t nr, bool base)
 {
 	uint64_t t0 = bench_now_ns();
@@ -218,18 +231,24 @@ static double run3_once(struct ivy_vm *vm, uint32_t nr, bool base)
 static void bench_v3(uint32_t nr)
 {
 	struct ivy_vm *vm = vm3_setup(nr);
-	double base[RUNS], rt[RUNS];
-	struct bench_stats b, r;
+	double base[RUNS], rt[RUNS], empty[RUNS], typer[RUNS];
+	struct bench_stats b, r, e, t;
 	char metric[64];
 
 	for (unsigned k = 0; k < RUNS; k++) {
 		base[k] = run3_once(vm, nr, true);
 		rt[k] = run3_once(vm, nr, false);
+		empty[k] = read_once(vm, EMPTY + 4);
+		typer[k] = read_once(vm, DIST + 4);
 	}
 	b = bench_summarise(base, RUNS);
 	r = bench_summarise(rt, RUNS);
+	e = bench_summarise(empty, RUNS);
+	t = bench_summarise(typer, RUNS);
 	snprintf(metric, sizeof(metric), "v3_inject_flush_iar1_eoir1_sync_%uvcpu", nr);
 	bench_report("vgic", metric, &r, "ns", b.median);
+	snprintf(metric, sizeof(metric), "v3_gicd_typer_read_%uvcpu", nr);
+	bench_report("vgic", metric, &t, "ns", e.median);
 	ivy_vm_close(vm);
 }
 

@@ -131,9 +131,46 @@ static void test_access_must_lie_inside_a_region(void **state)
 	/* Bad widths are API errors. */
 	assert_int_equal(ivy_vcpu_mmio(v, 0x9000000, 3, false, &val), -EINVAL);
 	assert_int_equal(ivy_vcpu_mmio(v, 0x9000000, 16, false, &val), -EINVAL);
+	for (unsigned len = 0; len <= 9; len++)
+		if (len != 1 && len != 2 && len != 4 && len != 8)
+			assert_int_equal(ivy_vcpu_mmio(v, 0x9000000, len, true, &val), -EINVAL);
 	assert_int_equal(ivy_vcpu_mmio(v, 0x9000000, 4, false, NULL), -EINVAL);
 	assert_int_equal(ivy_vcpu_mmio(NULL, 0x9000000, 4, false, &val), -EINVAL);
 	assert_int_equal(atomic_load(&d.calls), 0);
+	ivy_vm_close(vm);
+}
+
+/*
+ * A vCPU tries the bus entry it hit last before searching. After the bus
+ * changes, that index names another region (or none): the access must still
+ * reach the region that covers it, and only that one.
+ */
+static void test_last_hit_follows_bus_changes(void **state)
+{
+	struct ivy_vm *vm = test_vm_new(1);
+	struct ivy_vcpu *v = ivy_vm_vcpu(vm, 0);
+	struct fake_dev a = { .tag = 0xa00000000ull }, b = { .tag = 0xb00000000ull },
+			c = { .tag = 0xc00000000ull };
+	struct ivy_mmio_region *ra;
+	(void)state;
+
+	assert_int_equal(ivy_mmio_register(vm, 0x1000, 0x1000, &fake_ops, &a, &ra), 0);
+	assert_int_equal(ivy_mmio_register(vm, 0x3000, 0x1000, &fake_ops, &b, NULL), 0);
+	assert_int_equal(test_mmio_read(v, 0x3010, 8), 0xb00000010ull);
+	/* The last hit covers the address but not the whole access. */
+	assert_int_equal(test_mmio_read(v, 0x3ffc, 8), ~0ull);
+	assert_int_equal(test_mmio_read(v, 0x1008, 8), 0xa00000008ull);
+	assert_int_equal(test_mmio_read(v, 0x3020, 8), 0xb00000020ull);
+	/* [a, b] becomes [b, c]: the second entry is now c. */
+	assert_int_equal(ivy_mmio_unregister(vm, ra), 0);
+	assert_int_equal(ivy_mmio_register(vm, 0x5000, 0x1000, &fake_ops, &c, NULL), 0);
+	assert_int_equal(test_mmio_read(v, 0x3030, 8), 0xb00000030ull);
+	assert_int_equal(test_mmio_read(v, 0x5040, 8), 0xc00000040ull);
+	assert_int_equal(test_mmio_read(v, 0x1008, 8), ~0ull);
+	assert_int_equal(test_mmio_read(v, 0x5050, 8), 0xc00000050ull);
+	assert_int_equal(atomic_load(&a.calls), 1);
+	assert_int_equal(atomic_load(&b.calls), 3);
+	assert_int_equal(atomic_load(&c.calls), 2);
 	ivy_vm_close(vm);
 }
 
@@ -252,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_register_rejects_bad_regions),
 		cmocka_unit_test(test_lookup_routes_to_the_right_device),
 		cmocka_unit_test(test_access_must_lie_inside_a_region),
+		cmocka_unit_test(test_last_hit_follows_bus_changes),
 		cmocka_unit_test(test_handler_may_unregister_itself),
 		cmocka_unit_test(test_unregister_while_running),
 	};

@@ -59,10 +59,24 @@ struct ivy_mmio_region {
 	atomic_bool removed;
 };
 
+/*
+ * One region in a bus snapshot, with what an access needs copied in so that a
+ * lookup and the call touch one entry rather than chase pointers.
+ */
+struct mmio_entry {
+	ivy_gpa_t base;
+	uint64_t len;
+	struct ivy_mmio_ops ops;
+	void *opaque;
+	struct ivy_mmio_region *region;
+};
+
 /* An immutable, sorted snapshot of the bus; replaced whole by writers. */
 struct mmio_table {
 	uint32_t nr;
-	struct ivy_mmio_region *regions[];
+	/* Set once a region of this table has become a zombie (ivy_mmio_region.removed). */
+	atomic_bool zombies;
+	struct mmio_entry entries[];
 };
 
 struct ivy_device {
@@ -102,6 +116,12 @@ struct ivy_vcpu {
 	 * the table and leaving the handler); written only by that thread.
 	 */
 	atomic_uint bus_gen;
+	/*
+	 * The index of the bus entry this vCPU hit last: its next access, most
+	 * often to the same device, checks that entry first. Any value is safe (it
+	 * is checked against whatever table is current).
+	 */
+	atomic_uint bus_hint;
 	/* Counters bumped on this vCPU's thread only (no shared cache line); summed on read. */
 	_Atomic uint64_t stats[IVY_STAT_NR];
 	/* Per-vCPU state of the subsystems, owned by them. */

@@ -2,8 +2,8 @@
 /*
  * The in-process MMIO bus and the single entry for trapped guest accesses.
  *
- * The bus is an immutable array of regions sorted by base, published through
- * one atomic pointer. Readers (vCPU threads) take no lock: each vCPU marks
+ * The bus is an immutable array of entries sorted by base (each a copy of what
+ * an access needs from its region), published through one atomic pointer. Readers (vCPU threads) take no lock: each vCPU marks
  * itself "inside" by making its own bus_gen odd before loading the table and
  * even again after the handler returns. A writer publishes a new table and
  * then waits until every vCPU that might still see the old one has left
@@ -48,9 +48,9 @@ bool mmio_overlaps_locked(struct ivy_vm *vm, ivy_gpa_t gpa, uint64_t len)
 	struct mmio_table *t = bus_table_locked(vm);
 
 	for (uint32_t i = 0; t && i < t->nr; i++) {
-		const struct ivy_mmio_region *r = t->regions[i];
+		const struct mmio_entry *e = &t->entries[i];
 
-		if (region_live(r) && gpa < r->base + r->len && r->base < gpa + len)
+		if (region_live(e->region) && gpa < e->base + e->len && e->base < gpa + len)
 			return true;
 	}
 	return false;
@@ -104,6 +104,13 @@ static void bus_synchronize(struct ivy_vm *vm)
 	}
 }
 
+static struct mmio_entry mmio_entry_of(struct ivy_mmio_region *r)
+{
+	return (struct mmio_entry){
+		.base = r->base, .len = r->len, .ops = *r->ops, .opaque = r->opaque, .region = r
+	};
+}
+
 /*
  * Builds the table that replaces the current one: the live regions, plus `add`
  * at its sorted place unless it is NULL, minus `drop`. Returns NULL only when
@@ -115,22 +122,23 @@ static struct mmio_table *bus_table_build_locked(struct ivy_vm *vm, struct ivy_m
 	struct mmio_table *old = bus_table_locked(vm), *next;
 	uint32_t nr = old ? old->nr : 0, n = 0;
 
-	next = malloc(sizeof(*next) + (nr + 1) * sizeof(next->regions[0]));
+	next = malloc(sizeof(*next) + (nr + 1) * sizeof(next->entries[0]));
 	if (!next)
 		return NULL;
 	for (uint32_t i = 0; i < nr; i++) {
-		struct ivy_mmio_region *r = old->regions[i];
+		struct ivy_mmio_region *r = old->entries[i].region;
 
 		if (add && r->base > add->base) {
-			next->regions[n++] = add;
+			next->entries[n++] = mmio_entry_of(add);
 			add = NULL;
 		}
 		if (r != drop && region_live(r))
-			next->regions[n++] = r;
+			next->entries[n++] = mmio_entry_of(r);
 	}
 	if (add)
-		next->regions[n++] = add;
+		next->entries[n++] = mmio_entry_of(add);
 	next->nr = n;
+	atomic_init(&next->zombies, false);
 	*empty = n == 0;
 	return next;
 }
@@ -149,9 +157,9 @@ static void bus_publish_locked(struct ivy_vm *vm, struct mmio_table *next)
 		bool kept = false;
 
 		for (uint32_t j = 0; next && j < next->nr && !kept; j++)
-			kept = next->regions[j] == old->regions[i];
+			kept = next->entries[j].region == old->entries[i].region;
 		if (!kept)
-			free(old->regions[i]);
+			free(old->entries[i].region);
 	}
 	free(old);
 }
@@ -209,7 +217,7 @@ static bool bus_contains_locked(struct ivy_vm *vm, const struct ivy_mmio_region 
 	struct mmio_table *t = bus_table_locked(vm);
 
 	for (uint32_t i = 0; t && i < t->nr; i++)
-		if (t->regions[i] == region && region_live(region))
+		if (t->entries[i].region == region && region_live(region))
 			return true;
 	return false;
 }
@@ -229,6 +237,7 @@ static void bus_remove_locked(struct ivy_vm *vm, struct ivy_mmio_region *region)
 		 * that lookups skip, and let the next publish drop it. The handler is
 		 * never called again once the readers that saw it live have left.
 		 */
+		atomic_store_explicit(&bus_table_locked(vm)->zombies, true, memory_order_relaxed);
 		atomic_store_explicit(&region->removed, true, memory_order_relaxed);
 		bus_synchronize(vm);
 		return;
@@ -266,24 +275,41 @@ void mmio_bus_release(struct ivy_vm *vm)
 	pthread_mutex_unlock(&vm->bus_lock);
 }
 
-/* The region wholly containing [gpa, gpa + len), or NULL. */
-static const struct ivy_mmio_region *bus_lookup(const struct mmio_table *t, ivy_gpa_t gpa,
-						unsigned len)
+static bool entry_covers(const struct mmio_entry *e, ivy_gpa_t gpa, unsigned len)
 {
-	uint32_t lo = 0, hi = t ? t->nr : 0;
+	return gpa - e->base < e->len && len <= e->len - (gpa - e->base);
+}
 
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		const struct ivy_mmio_region *r = t->regions[mid];
+/*
+ * The entry of the live region wholly containing [gpa, gpa + len), or NULL.
+ * Entries never overlap, so the vCPU's last hit, if it covers the access, is
+ * the answer; otherwise a binary search finds it and becomes the new hint.
+ */
+static const struct mmio_entry *bus_lookup(struct ivy_vcpu *vcpu, const struct mmio_table *t,
+					   ivy_gpa_t gpa, unsigned len)
+{
+	uint32_t hint = atomic_load_explicit(&vcpu->bus_hint, memory_order_relaxed);
+	const struct mmio_entry *e;
 
-		if (gpa < r->base)
-			hi = mid;
-		else if (gpa - r->base >= r->len)
-			lo = mid + 1;
-		else
-			return len <= r->len - (gpa - r->base) && region_live(r) ? r : NULL;
+	if (!t)
+		return NULL;
+	if (hint < t->nr && entry_covers(&t->entries[hint], gpa, len)) {
+		e = &t->entries[hint];
+	} else {
+		if (t->nr == 0)
+			return NULL;
+		/* The last entry whose base is at or below gpa (the first if none is). */
+		e = t->entries;
+		for (uint32_t n = t->nr; n > 1; n -= n / 2)
+			e = e[n / 2].base <= gpa ? e + n / 2 : e;
+		if (!entry_covers(e, gpa, len))
+			return NULL;
+		atomic_store_explicit(&vcpu->bus_hint, (unsigned)(e - t->entries),
+				      memory_order_relaxed);
 	}
-	return NULL;
+	if (atomic_load_explicit(&t->zombies, memory_order_relaxed) && !region_live(e->region))
+		return NULL;
+	return e;
 }
 
 static uint64_t width_mask(unsigned len)
@@ -299,7 +325,7 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 	unsigned gen = atomic_load_explicit(&vcpu->bus_gen, memory_order_relaxed);
 	bool nested = gen & 1; /* a handler re-entered the bus on the same vCPU */
 	struct ivy_vcpu *prev = bus_current_vcpu;
-	const struct ivy_mmio_region *r;
+	const struct mmio_entry *e;
 	bool hit = false;
 
 	if (!nested) {
@@ -307,13 +333,13 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 		/* Pairs with bus_synchronize(): order our mark before reading the table. */
 		vm_reader_fence();
 	}
-	r = bus_lookup(atomic_load_explicit(&vm->bus_table, memory_order_acquire), gpa, len);
-	if (r) {
+	e = bus_lookup(vcpu, atomic_load_explicit(&vm->bus_table, memory_order_acquire), gpa, len);
+	if (e) {
 		bus_current_vcpu = vcpu;
 		if (is_write)
-			r->ops->write(r->opaque, vcpu, gpa - r->base, len, *val & width_mask(len));
+			e->ops.write(e->opaque, vcpu, gpa - e->base, len, *val & width_mask(len));
 		else
-			*val = r->ops->read(r->opaque, vcpu, gpa - r->base, len) & width_mask(len);
+			*val = e->ops.read(e->opaque, vcpu, gpa - e->base, len) & width_mask(len);
 		bus_current_vcpu = prev;
 		hit = true;
 	}
@@ -323,27 +349,34 @@ static bool bus_access(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool 
 	return hit;
 }
 
-int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_write, uint64_t *val)
+/*
+ * An access no bus region claims: the I/O-request engine's if the VM has one.
+ * Kept out of line so that the bus path stays short.
+ */
+static __attribute__((noinline)) int mmio_unclaimed(struct ivy_vcpu *vcpu, ivy_gpa_t gpa,
+						    unsigned len, bool is_write, uint64_t *val)
 {
-	struct ioreq_vm *io;
-	struct ivy_vm *vm;
+	struct ioreq_vm *io = ioreq_vm_of(vcpu->vm);
 
-	if (!vcpu || !val || (len != 1 && len != 2 && len != 4 && len != 8))
-		return -EINVAL;
-	vm = vcpu->vm;
-	if (vm_is_destroyed(vm))
-		return -ENODEV;
-	if (bus_access(vcpu, gpa, len, is_write, val)) {
-		vcpu_stat_inc(vcpu, IVY_STAT_MMIO_BUS);
-		return 0;
-	}
-	io = ioreq_vm_of(vm);
 	if (io)
 		return ioreq_vcpu_mmio(io, vcpu, gpa, len, is_write, val);
 	/* Nobody claims it: reads float high, writes vanish, and a developer can see it. */
 	vcpu_stat_inc(vcpu, IVY_STAT_MMIO_UNCLAIMED);
-	vm_trace(vm, IVY_TRACE_MMIO_UNCLAIMED, (int32_t)vcpu->index, gpa, is_write);
+	vm_trace(vcpu->vm, IVY_TRACE_MMIO_UNCLAIMED, (int32_t)vcpu->index, gpa, is_write);
 	if (!is_write)
 		*val = width_mask(len);
+	return 0;
+}
+
+int ivy_vcpu_mmio(struct ivy_vcpu *vcpu, ivy_gpa_t gpa, unsigned len, bool is_write, uint64_t *val)
+{
+	/* Bit n of 0x116 is set for n = 1, 2, 4 and 8. */
+	if (!vcpu || !val || len > 8 || !((0x116u >> len) & 1))
+		return -EINVAL;
+	if (vm_is_destroyed(vcpu->vm))
+		return -ENODEV;
+	if (!bus_access(vcpu, gpa, len, is_write, val))
+		return mmio_unclaimed(vcpu, gpa, len, is_write, val);
+	vcpu_stat_inc(vcpu, IVY_STAT_MMIO_BUS);
 	return 0;
 }

@@ -644,25 +644,6 @@ bool vgic_mmio_enter(struct vgic_cpu *vc)
 	return loaded;
 }
 
-/*
- * The same for a read, which changes nothing: with no list register in use
- * there is nothing to fold, so the distributor state is already what the guest
- * must see and the round trip through sync and flush is skipped (it was most of
- * the cost of a distributor read).
- */
-bool vgic_mmio_enter_read(struct vgic_cpu *vc)
-{
-	if (vc->used_lrs == 0)
-		return false;
-	return vgic_mmio_enter(vc);
-}
-
-void vgic_mmio_leave(struct vgic_cpu *vc, bool loaded)
-{
-	if (loaded)
-		vgic_flush_cpu(vc);
-}
-
 bool vgic_any_loaded(struct vgic_dist *dist)
 {
 	for (uint32_t i = 0; i < dist->nr_cpus; i++)

@@ -329,16 +329,62 @@ struct vgic_reg {
 	void (*host_irq_write)(const struct vgic_access *acc, struct vgic_irq *irq, uint64_t field);
 };
 
+/*
+ * A frame's direct lookup, built from its table on first use and kept, like
+ * the table, for the life of the process: one byte per granule of
+ * [lo, lo + (nr << shift)) holding the index + 1 of the descriptor that covers
+ * it, or 0. The granule divides every descriptor's offset and length, so a
+ * granule never straddles two registers.
+ */
+struct vgic_frame_map {
+	uint32_t lo, nr;
+	unsigned shift;
+	uint8_t slot[];
+};
+
+/* Where a frame keeps its map; NULL map until built (or if it could not be). */
+struct vgic_frame_lookup {
+	_Atomic(const struct vgic_frame_map *) map;
+};
+
+/* The mutable lookup of a `static const` frame: a file-scope compound literal has static storage. */
+#define VGIC_FRAME_LOOKUP (&(struct vgic_frame_lookup){ NULL })
+
 struct vgic_frame {
 	const char *name;
 	uint32_t size;
 	const struct vgic_reg *regs;
 	size_t nr_regs;
+	/* Optional (VGIC_FRAME_LOOKUP): without one, descriptors are found by binary search. */
+	struct vgic_frame_lookup *lookup;
 };
 
 /* 0 if the table is sorted, without overlaps, and each descriptor is coherent. */
 int vgic_frame_check(const struct vgic_frame *frame);
-const struct vgic_reg *vgic_frame_find(const struct vgic_frame *frame, uint32_t offset);
+/* vgic_frame_find() before the frame's map exists, or without one. */
+const struct vgic_reg *vgic_frame_find_slow(const struct vgic_frame *frame, uint32_t offset);
+
+/*
+ * The descriptor covering `offset`, or NULL. Every trapped register access
+ * comes here, so the frame's map answers in one load where a binary search
+ * would visit descriptors that each sit on their own cache line.
+ */
+static inline const struct vgic_reg *vgic_frame_find(const struct vgic_frame *frame,
+						     uint32_t offset)
+{
+	/* Acquire: pairs with the release that publishes the map's contents. */
+	const struct vgic_frame_map *m =
+		frame->lookup ? atomic_load_explicit(&frame->lookup->map, memory_order_acquire)
+			      : NULL;
+	uint32_t g;
+
+	if (!m)
+		return vgic_frame_find_slow(frame, offset);
+	g = (offset - m->lo) >> m->shift;
+	if (offset < m->lo || g >= m->nr || !m->slot[g])
+		return NULL;
+	return &frame->regs[m->slot[g] - 1];
+}
 uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access *acc,
 			uint64_t offset, unsigned len);
 void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint64_t offset,
@@ -390,10 +436,28 @@ extern const struct ivy_mmio_ops vgic_v3_redist_mmio_ops;
 extern const struct device_type vgic_v3_device_type;
 void vgic_v3_set_spi_target(struct vgic_irq *irq, struct vgic_dist *dist);
 const struct vgic_frame *vgic_v3_redist_frame(uint32_t *offset);
-/* The MMIO bracket of KVM's exits: a loaded vCPU's LRs are folded back around an access. */
+/*
+ * The MMIO bracket of KVM's exits: a loaded vCPU's LRs are folded back around
+ * an access (vgic.c).
+ */
 bool vgic_mmio_enter(struct vgic_cpu *vc);
-bool vgic_mmio_enter_read(struct vgic_cpu *vc);
-void vgic_mmio_leave(struct vgic_cpu *vc, bool loaded);
+
+/*
+ * The same for a read, which changes nothing: with no list register in use
+ * there is nothing to fold, so the distributor state is already what the guest
+ * must see and the round trip through sync and flush is skipped (it was most of
+ * the cost of a distributor read).
+ */
+static inline bool vgic_mmio_enter_read(struct vgic_cpu *vc)
+{
+	return vc->used_lrs != 0 && vgic_mmio_enter(vc);
+}
+
+static inline void vgic_mmio_leave(struct vgic_cpu *vc, bool loaded)
+{
+	if (loaded)
+		vgic_flush_cpu(vc);
+}
 extern const struct ivy_mmio_ops vgic_v2_dist_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2_cpu_mmio_ops;
 extern const struct ivy_mmio_ops vgic_v2m_mmio_ops;

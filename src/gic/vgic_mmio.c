@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The register dispatcher of every GIC frame. A frame is a static const table
- * of descriptors sorted by offset; this file finds the descriptor (binary
- * search), checks the access width and alignment, and applies read-as-zero /
+ * of descriptors sorted by offset; this file finds the descriptor (through the
+ * frame's map, vgic_frame_find(), or by binary search before the map exists),
+ * checks the access width and alignment, and applies read-as-zero /
  * write-ignored to everything that does not match (GIC-CHOICES.md: such accesses
  * never stop the VM and are counted in IVY_STAT_GIC_BAD_ACCESS). Per-IRQ banks
  * are walked here, one INTID at a time, so each handler deals with one field of
@@ -11,8 +12,9 @@
 #include "gic/vgic.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
-const struct vgic_reg *vgic_frame_find(const struct vgic_frame *frame, uint32_t offset)
+static const struct vgic_reg *vgic_frame_search(const struct vgic_frame *frame, uint32_t offset)
 {
 	size_t lo = 0, hi = frame->nr_regs;
 
@@ -28,6 +30,59 @@ const struct vgic_reg *vgic_frame_find(const struct vgic_frame *frame, uint32_t 
 			return r;
 	}
 	return NULL;
+}
+
+/* Largest map built: a frame's registers span at most this many granules. */
+#define VGIC_FRAME_MAP_MAX 0x10000u
+
+/* The frame's direct lookup (struct vgic_frame_map), or NULL if it has too many registers. */
+static struct vgic_frame_map *vgic_frame_map_build(const struct vgic_frame *frame)
+{
+	const struct vgic_reg *last = &frame->regs[frame->nr_regs - 1];
+	uint32_t lo = frame->regs[0].offset, hi = last->offset + last->len;
+	unsigned shift = 12;
+	struct vgic_frame_map *m;
+
+	if (frame->nr_regs >= UINT8_MAX)
+		return NULL;
+	for (size_t i = 0; i < frame->nr_regs; i++) {
+		unsigned tz = (unsigned)__builtin_ctz(frame->regs[i].offset | frame->regs[i].len |
+						      (1u << 12));
+
+		shift = tz < shift ? tz : shift;
+	}
+	if ((hi - lo) >> shift > VGIC_FRAME_MAP_MAX)
+		return NULL;
+	m = calloc(1, sizeof(*m) + ((hi - lo) >> shift));
+	if (!m)
+		return NULL;
+	*m = (struct vgic_frame_map){ .lo = lo, .nr = (hi - lo) >> shift, .shift = shift };
+	for (size_t i = 0; i < frame->nr_regs; i++) {
+		const struct vgic_reg *r = &frame->regs[i];
+
+		for (uint32_t g = (r->offset - lo) >> shift; g < (r->offset + r->len - lo) >> shift;
+		     g++)
+			m->slot[g] = (uint8_t)(i + 1);
+	}
+	return m;
+}
+
+/* Builds and publishes the frame's map on first use; a racing builder frees its copy. */
+const struct vgic_reg *vgic_frame_find_slow(const struct vgic_frame *frame, uint32_t offset)
+{
+	const struct vgic_frame_map *m = NULL;
+	struct vgic_frame_map *built;
+
+	if (!frame->lookup || frame->nr_regs == 0)
+		return vgic_frame_search(frame, offset);
+	built = vgic_frame_map_build(frame);
+	if (!built)
+		return vgic_frame_search(frame, offset);
+	/* Release: publishes the map's contents to vgic_frame_find(). */
+	if (!atomic_compare_exchange_strong_explicit(&frame->lookup->map, &m, built,
+						     memory_order_release, memory_order_relaxed))
+		free(built);
+	return vgic_frame_find(frame, offset);
 }
 
 int vgic_frame_check(const struct vgic_frame *frame)
@@ -52,9 +107,9 @@ int vgic_frame_check(const struct vgic_frame *frame)
 }
 
 /* The descriptor for a guest access, or NULL (after counting it) if it is RAZ/WI. */
-static const struct vgic_reg *vgic_mmio_decode(const struct vgic_frame *frame,
-					       const struct vgic_access *acc, uint64_t offset,
-					       unsigned len)
+static inline const struct vgic_reg *vgic_mmio_decode(const struct vgic_frame *frame,
+						      const struct vgic_access *acc,
+						      uint64_t offset, unsigned len)
 {
 	const struct vgic_reg *r = NULL;
 
@@ -187,9 +242,9 @@ static int vgic_bank_write(const struct vgic_reg *r, const struct vgic_access *a
 	return 0;
 }
 
-static uint64_t vgic_plain_read(const struct vgic_reg *r, const struct vgic_access *acc,
-				uint32_t offset, unsigned len,
-				uint64_t (*fn)(const struct vgic_access *, uint32_t))
+static inline uint64_t vgic_plain_read(const struct vgic_reg *r, const struct vgic_access *acc,
+				       uint32_t offset, unsigned len,
+				       uint64_t (*fn)(const struct vgic_access *, uint32_t))
 {
 	unsigned size = vgic_reg_bytes(r);
 	uint32_t reg = r->offset + ((offset - r->offset) & ~(size - 1));

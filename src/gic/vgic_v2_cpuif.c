@@ -333,6 +333,7 @@ const struct vgic_frame vgic_v2_cpu_frame = {
 	.size = (uint32_t)IVY_VGIC_V2_CPU_SIZE,
 	.regs = cpu_regs,
 	.nr_regs = IVY_ARRAY_SIZE(cpu_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 static uint64_t cpu_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)
@@ -503,6 +504,7 @@ const struct vgic_frame vgic_v2_gich_frame = {
 	.size = 0x200,
 	.regs = gich_regs,
 	.nr_regs = IVY_ARRAY_SIZE(gich_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 static int gich_access(struct ivy_vcpu *vcpu, uint32_t offset, uint32_t *val, bool write)

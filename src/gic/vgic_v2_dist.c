@@ -334,6 +334,7 @@ const struct vgic_frame vgic_v2_dist_frame = {
 	.size = (uint32_t)IVY_VGIC_V2_DIST_SIZE,
 	.regs = dist_regs,
 	.nr_regs = IVY_ARRAY_SIZE(dist_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 static uint64_t dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)

@@ -64,6 +64,7 @@ const struct vgic_frame vgic_v2m_frame = {
 	.size = (uint32_t)IVY_VGIC_V2M_SIZE,
 	.regs = v2m_regs,
 	.nr_regs = IVY_ARRAY_SIZE(v2m_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 static uint64_t v2m_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset, unsigned len)

@@ -299,6 +299,7 @@ const struct vgic_frame vgic_v3_icc_frame = {
 	.size = 0x10000u * 8,
 	.regs = icc_regs,
 	.nr_regs = IVY_ARRAY_SIZE(icc_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 int ivy_vcpu_sysreg(struct ivy_vcpu *vcpu, uint32_t encoding, bool is_write, uint64_t *val)

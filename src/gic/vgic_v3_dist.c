@@ -223,6 +223,7 @@ const struct vgic_frame vgic_v3_dist_frame = {
 	.size = (uint32_t)IVY_VGIC_V3_DIST_SIZE,
 	.regs = v3_dist_regs,
 	.nr_regs = IVY_ARRAY_SIZE(v3_dist_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 static uint64_t v3_dist_mmio_read(void *opaque, struct ivy_vcpu *vcpu, uint64_t offset,

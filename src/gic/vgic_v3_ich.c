@@ -167,6 +167,7 @@ const struct vgic_frame vgic_v3_ich_frame = {
 	.size = 0x10000u * 8,
 	.regs = ich_regs,
 	.nr_regs = IVY_ARRAY_SIZE(ich_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 static int ich_access(struct ivy_vcpu *vcpu, uint32_t reg, uint64_t *val, bool write)

@@ -279,6 +279,7 @@ const struct vgic_frame vgic_v3_rd_frame = {
 	.size = GICR_SGI_BASE,
 	.regs = rd_regs,
 	.nr_regs = IVY_ARRAY_SIZE(rd_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 static const struct vgic_reg sgi_regs[] = {
@@ -355,6 +356,7 @@ const struct vgic_frame vgic_v3_sgi_frame = {
 	.size = GICR_SGI_BASE,
 	.regs = sgi_regs,
 	.nr_regs = IVY_ARRAY_SIZE(sgi_regs),
+	.lookup = VGIC_FRAME_LOOKUP,
 };
 
 const struct vgic_frame *vgic_v3_redist_frame(uint32_t *offset)
