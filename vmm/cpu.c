@@ -395,7 +395,8 @@ static void cpu_after_gic_access(struct vmm_cpu *cpu)
 		uci_set_lines(&cpu->uci, irq, fiq);
 }
 
-static void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write, uint64_t *val)
+static inline void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write,
+			    uint64_t *val)
 {
 	int err;
 

@@ -133,25 +133,6 @@ int gic_refresh(struct vmm_cpu *cpu, bool refill, bool *irq, bool *fiq)
 	return 0;
 }
 
-/*
- * Distributor and redistributor reads have no side effects, so the lines need
- * no recomputing after them (it was a tenth of the cost of such a read). A
- * kick the read raised is still served by the next block hook. Everything else
- * may: GICv2 GICC_IAR lowers the line, any write can change state, and a
- * device read through an I/O request can lower its level interrupt.
- */
-bool gic_access_changes_lines(const struct vmm_cpu *cpu, uint64_t gpa, bool is_write)
-{
-	const struct vmm *vmm = cpu->vmm;
-
-	if (is_write)
-		return true;
-	if (gpa - BOARD_GICD_BASE < BOARD_GICD_SIZE)
-		return false;
-	return !(vmm->opts.gic_version == 3 &&
-		 gpa - BOARD_GICR_BASE < (uint64_t)vmm->nr_cpus * BOARD_GICR_STRIDE);
-}
-
 void gic_sync(struct vmm_cpu *cpu)
 {
 	ivy_vcpu_sync(cpu->vcpu);

@@ -296,8 +296,25 @@ void gic_set_ppi(struct vmm_cpu *cpu, uint32_t intid, bool level);
 void gic_set_spi(struct vmm *vmm, uint32_t intid, bool level);
 /* Reports the vCPU's lines; `refill` first folds and refills the list registers. */
 int gic_refresh(struct vmm_cpu *cpu, bool refill, bool *irq, bool *fiq);
-/* False for a guest MMIO access that cannot change the vCPU's interrupt lines. */
-bool gic_access_changes_lines(const struct vmm_cpu *cpu, uint64_t gpa, bool is_write);
+/*
+ * Distributor and redistributor reads have no side effects, so the lines need
+ * no recomputing after them (it was a tenth of the cost of such a read). A
+ * kick the read raised is still served by the next block hook. Everything else
+ * may: GICv2 GICC_IAR lowers the line, any write can change state, and a
+ * device read through an I/O request can lower its level interrupt.
+ */
+static inline bool gic_access_changes_lines(const struct vmm_cpu *cpu, uint64_t gpa, bool is_write)
+{
+	const struct vmm *vmm = cpu->vmm;
+
+	if (is_write)
+		return true;
+	if (gpa - BOARD_GICD_BASE < BOARD_GICD_SIZE)
+		return false;
+	return !(vmm->opts.gic_version == 3 &&
+		 gpa - BOARD_GICR_BASE < (uint64_t)vmm->nr_cpus * BOARD_GICR_STRIDE);
+}
+
 /* After leaving the engine: folds the list registers back. */
 void gic_sync(struct vmm_cpu *cpu);
 /* True for the exact encodings of the ICC_*_EL1 registers. */

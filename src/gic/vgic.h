@@ -385,10 +385,64 @@ static inline const struct vgic_reg *vgic_frame_find(const struct vgic_frame *fr
 		return NULL;
 	return &frame->regs[m->slot[g] - 1];
 }
-uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access *acc,
-			uint64_t offset, unsigned len);
-void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint64_t offset,
-		     unsigned len, uint64_t val);
+/* Guest accesses other than to one whole plain register: banks, parts, RAZ/WI. */
+uint64_t vgic_mmio_read_any(const struct vgic_frame *frame, const struct vgic_access *acc,
+			    uint64_t offset, unsigned len);
+void vgic_mmio_write_any(const struct vgic_frame *frame, const struct vgic_access *acc,
+			 uint64_t offset, unsigned len, uint64_t val);
+
+/* The width of a plain register: 32 bits, or 64 with VGIC_REG_64. */
+static inline unsigned vgic_reg_bytes(const struct vgic_reg *r)
+{
+	return (r->flags & VGIC_REG_64) ? 8 : 4;
+}
+
+/*
+ * The descriptor of the plain register a guest access covers exactly (aligned,
+ * the register's width, a width the register allows), or NULL. Plain
+ * registers start at a multiple of their width (vgic_frame_check()), so the
+ * access's offset is the register's.
+ */
+static inline const struct vgic_reg *vgic_mmio_whole(const struct vgic_frame *frame,
+						     uint64_t offset, unsigned len)
+{
+	const struct vgic_reg *r;
+
+	if (offset >= frame->size || (offset & (len - 1)))
+		return NULL;
+	r = vgic_frame_find(frame, (uint32_t)offset);
+	if (!r || r->bits_per_irq || !(r->widths & len) || len != vgic_reg_bytes(r) ||
+	    offset + len > (uint64_t)r->offset + r->len)
+		return NULL;
+	return r;
+}
+
+/*
+ * A guest access to a frame. Whole plain registers, most of what guests do
+ * (acknowledge, EOI, control and ID registers), are dispatched inline in each
+ * frame's handler; everything else goes through the _any functions, which
+ * give the same answer for these too.
+ */
+static inline uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access *acc,
+				      uint64_t offset, unsigned len)
+{
+	const struct vgic_reg *r = vgic_mmio_whole(frame, offset, len);
+
+	if (r && r->read)
+		return r->read(acc, (uint32_t)offset) & (len == 8 ? ~0ull : 0xffffffffull);
+	return vgic_mmio_read_any(frame, acc, offset, len);
+}
+
+static inline void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc,
+				   uint64_t offset, unsigned len, uint64_t val)
+{
+	const struct vgic_reg *r = vgic_mmio_whole(frame, offset, len);
+
+	if (r && r->write)
+		r->write(acc, (uint32_t)offset, val);
+	else
+		vgic_mmio_write_any(frame, acc, offset, len, val);
+}
 int vgic_host_read(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,
 		   uint32_t *val);
 int vgic_host_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint32_t offset,

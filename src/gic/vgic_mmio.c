@@ -99,7 +99,7 @@ int vgic_frame_check(const struct vgic_frame *frame)
 			    64 % r->bits_per_irq || (r->flags & VGIC_REG_64))
 				return -EINVAL;
 		} else if (r->irq_read || r->irq_write || r->host_irq_read || r->host_irq_check ||
-			   r->host_irq_write) {
+			   r->host_irq_write || r->offset % vgic_reg_bytes(r)) {
 			return -EINVAL;
 		}
 	}
@@ -126,11 +126,6 @@ static inline const struct vgic_reg *vgic_mmio_decode(const struct vgic_frame *f
 static uint64_t vgic_width_mask(unsigned bits)
 {
 	return bits >= 64 ? ~0ull : (1ull << bits) - 1;
-}
-
-static unsigned vgic_reg_bytes(const struct vgic_reg *r)
-{
-	return (r->flags & VGIC_REG_64) ? 8 : 4;
 }
 
 /*
@@ -272,8 +267,8 @@ static uint64_t vgic_plain_merge(const struct vgic_reg *r, const struct vgic_acc
 	return (r->read(acc, *reg) & ~part) | ((val << shift) & part);
 }
 
-uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access *acc,
-			uint64_t offset, unsigned len)
+uint64_t vgic_mmio_read_any(const struct vgic_frame *frame, const struct vgic_access *acc,
+			    uint64_t offset, unsigned len)
 {
 	const struct vgic_reg *r = vgic_mmio_decode(frame, acc, offset, len);
 
@@ -284,8 +279,8 @@ uint64_t vgic_mmio_read(const struct vgic_frame *frame, const struct vgic_access
 	return vgic_plain_read(r, acc, (uint32_t)offset, len, r->read);
 }
 
-void vgic_mmio_write(const struct vgic_frame *frame, const struct vgic_access *acc, uint64_t offset,
-		     unsigned len, uint64_t val)
+void vgic_mmio_write_any(const struct vgic_frame *frame, const struct vgic_access *acc,
+			 uint64_t offset, unsigned len, uint64_t val)
 {
 	const struct vgic_reg *r = vgic_mmio_decode(frame, acc, offset, len);
 	uint32_t reg;
