@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,6 +473,18 @@ static const char *demo_path(void)
 /* ------------------------------------------------------------------------------------ */
 /* The board.                                                                           */
 
+/* The host CPUs this process may run on. */
+static unsigned host_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
 static int board_create(struct vmm *vmm)
 {
 	static struct ivy_vm_hooks hooks = {
@@ -487,6 +500,7 @@ static int board_create(struct vmm *vmm)
 
 	hooks.opaque = vmm;
 	vmm->nr_cpus = vmm->opts.smp;
+	vmm->poll = vmm->nr_cpus <= host_cpus();
 	vmm->ram_size = vmm->opts.ram_size;
 	vmm->irq_counts = calloc(vmm->nr_cpus, sizeof(*vmm->irq_counts));
 	if (!vmm->irq_counts)

@@ -185,7 +185,9 @@ struct vmm_token {
 	/* Protects: next and serving (a ticket lock, so vCPUs take turns in order). */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t next, serving;
+	uint64_t next;
+	/* Written under the lock; read without it by a waiter that polls (cpu_poll). */
+	_Atomic uint64_t serving;
 	atomic_uint waiters;
 };
 
@@ -206,6 +208,8 @@ struct vmm {
 	uint64_t ram_size;
 	int ram_fd; /* the memfd behind ram, handed to device processes */
 	unsigned nr_cpus;
+	/* Every vCPU thread can have a host CPU: waits poll briefly before sleeping. */
+	bool poll;
 	struct vmm_cpu cpus[BOARD_MAX_CPUS];
 	uint64_t boot_ns; /* the counter's zero */
 
