@@ -152,14 +152,12 @@ void guest_main(void)
 		printf("  [cpu0] IPI: ping to cpu1\n");
 		unsigned before = pongs;
 		gic_send_sgi(SGI_PING, 0, 2);
-		while (pongs == before)
-			wfi();
+		wfi_until(pongs != before);
 	}
 	if (gic_version == 2 || has_its) {
 		printf("  [cpu0] asking the device (an I/O-request client) to send an MSI\n");
 		mmio_write32(TESTDEV + TESTDEV_MSI, msi_data());
-		while (!msis)
-			wfi();
+		wfi_until(msis);
 	} else {
 		printf("  [cpu0] no ITS on this board (-machine gic-version=3,its=on adds one): "
 		       "no MSI\n");

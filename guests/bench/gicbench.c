@@ -94,8 +94,7 @@ void guest_main(void)
 	t0 = timer_count();
 	sysreg_write(cntv_tval_el0, 0);
 	sysreg_write(cntv_ctl_el0, 1);
-	while (timer_ticks < N_TIMER)
-		wfi();
+	wfi_until(timer_ticks >= N_TIMER);
 	t1 = timer_count();
 	printf("BENCH timer_irq %lu irq/s\n", (uint64_t)N_TIMER * timer_freq() / (t1 - t0));
 
@@ -129,8 +128,7 @@ void guest_main(void)
 		for (unsigned i = 0; i < N_IPI; i++) {
 			unsigned before = pongs;
 			gic_send_sgi(1, 0, 2);
-			while (pongs == before)
-				wfi();
+			wfi_until(pongs != before);
 		}
 		t1 = timer_count();
 		printf("BENCH ipi_rtt %lu ns\n", ns(t1 - t0) / N_IPI);

@@ -46,8 +46,7 @@ void guest_main(void)
 	mmio_write32(UART_BASE + UARTIMSC, INT_RX_RT);
 	irq_enable();
 	uint64_t end = timer_count() + 5 * timer_freq();
-	while (timer_count() < end && (len == 0 || buf[len - 1] != '\n'))
-		wfi();
+	wfi_until(timer_count() >= end || (len != 0 && buf[len - 1] == '\n'));
 	irq_disable();
 	buf[len] = '\0';
 	check(irqs >= 1, "the PL011 receive interrupt was taken (%u)", irqs);

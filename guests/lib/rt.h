@@ -69,6 +69,25 @@ static inline uint8_t mmio_read8(uintptr_t a)
 #define irq_disable()	   __asm__ volatile("msr daifset, #2" : : : "memory")
 #define barrier()	   __asm__ volatile("" : : : "memory")
 
+/*
+ * Sleeps in WFI until `cond` holds, and leaves IRQs unmasked. The condition is
+ * tested with IRQs masked: an interrupt that comes after the test stays pending,
+ * and a WFI with an interrupt pending (masked or not) does not sleep. Testing
+ * with IRQs unmasked can lose the wake-up: the interrupt is taken between the
+ * test and the WFI, which then sleeps until some other interrupt.
+ */
+#define wfi_until(cond)                \
+	do {                           \
+		irq_disable();         \
+		while (!(cond)) {      \
+			wfi();         \
+			irq_enable();  \
+			isb();         \
+			irq_disable(); \
+		}                      \
+		irq_enable();          \
+	} while (0)
+
 static inline unsigned cpu_id(void)
 {
 	return (unsigned)sysreg_read(tpidr_el1);

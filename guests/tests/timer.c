@@ -60,8 +60,7 @@ static void one_timer(int t, unsigned ppi, const char *name)
 	uint64_t t0 = timer_count();
 	timer_write_tval(t, freq / 1000); /* 1 ms */
 	timer_write_ctl(t, 1);
-	while (!ticks[ppi] && timer_count() - t0 < freq)
-		wfi();
+	wfi_until(ticks[ppi] || timer_count() - t0 >= freq);
 	uint64_t dt = timer_count() - t0;
 	check(ticks[ppi] == 1, "%s timer: one interrupt (%u)", name, ticks[ppi]);
 	check(dt >= freq / 1000, "%s timer: not early (%lu us)", name, dt * 1000000 / freq);
@@ -87,8 +86,7 @@ static void one_timer(int t, unsigned ppi, const char *name)
 		unsigned before = ticks[ppi];
 		timer_write_tval(t, freq / 2000);
 		timer_write_ctl(t, 1);
-		while (ticks[ppi] == before && timer_count() - t0 < 2 * freq)
-			wfi();
+		wfi_until(ticks[ppi] != before || timer_count() - t0 >= 2 * freq);
 	}
 	dt = timer_count() - t0;
 	check(ticks[ppi] == 20, "%s timer: 20 periodic ticks (%u)", name, ticks[ppi]);
