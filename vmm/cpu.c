@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -89,16 +90,6 @@ static inline bool cpu_take_kick(struct vmm_cpu *cpu)
 /* ------------------------------------------------------------------------------------ */
 /* The execution token.                                                                 */
 
-/* A spin-wait hint to the host CPU. */
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ volatile("yield" ::: "memory");
-#endif
-}
-
 /*
  * Polls until `done(arg)` or `limit_ns` (monotonic), and returns done's answer.
  * Only where every vCPU thread can have a host CPU (vmm->poll): the poller
@@ -114,7 +105,8 @@ static bool cpu_poll(struct vmm *vmm, uint64_t limit_ns, bool (*done)(const void
 			return true;
 		if (i % 64 == 0 && vmm_now_ns() >= limit_ns)
 			return done(arg);
-		cpu_relax();
+		/* Lets a device thread that shares the CPU run; costs about a microsecond. */
+		sched_yield();
 	}
 }
 
