@@ -15,6 +15,7 @@
 struct recorder {
 	atomic_int logs;
 	char last_log[256];
+	char suppressed_log[256];
 	atomic_int submits, completes;
 	atomic_int blocks, unblocks;
 	pthread_mutex_t lock;
@@ -27,6 +28,8 @@ static void rec_log(void *opaque, enum ivy_log_level level, const char *msg)
 	(void)level;
 	pthread_mutex_lock(&r->lock);
 	snprintf(r->last_log, sizeof(r->last_log), "%s", msg);
+	if (strstr(msg, "suppressed"))
+		snprintf(r->suppressed_log, sizeof(r->suppressed_log), "%s", msg);
 	pthread_mutex_unlock(&r->lock);
 	atomic_fetch_add(&r->logs, 1);
 }
@@ -152,6 +155,36 @@ static void test_unhandled_without_clients(void **state)
 	assert_int_equal(ivy_vm_stat(vm, IVY_STAT_MMIO_UNCLAIMED), 0);
 	assert_int_equal(atomic_load(&r.logs), 3);
 	assert_non_null(strstr(r.last_log, "PIO"));
+	ivy_vm_close(vm);
+}
+
+/*
+ * A guest that keeps touching addresses nobody handles cannot flood the VMM's
+ * log: each access is counted, but only VM_LOG_BURST messages go out in a
+ * window, and the next one after it says how many were left out.
+ */
+static void test_unhandled_messages_are_rate_limited(void **state)
+{
+	struct recorder r;
+	struct ivy_vm_hooks hooks = rec_hooks(&r);
+	struct ivy_vm *vm = ioreq_test_vm(1, 0, &hooks);
+	struct ivy_vcpu *v = ivy_vm_vcpu(vm, 0);
+	char want[64];
+
+	(void)state;
+	for (unsigned i = 0; i < 1000; i++)
+		assert_int_equal(test_mmio_read(v, 0x10000000 + 4 * i, 4), 0xffffffffull);
+	assert_int_equal(ivy_vm_stat(vm, IVY_STAT_IOREQ_UNHANDLED), 1000);
+	assert_int_equal(atomic_load(&r.logs), VM_LOG_BURST);
+	/* The window ends (moved back rather than waited for). */
+	pthread_mutex_lock(&vm->log_lock);
+	vm->log_window_ns -= VM_LOG_WINDOW_NS;
+	pthread_mutex_unlock(&vm->log_lock);
+	test_mmio_write(v, 0x20000000, 4, 1);
+	assert_int_equal(atomic_load(&r.logs), VM_LOG_BURST + 2);
+	assert_non_null(strstr(r.last_log, "write 0x20000000"));
+	snprintf(want, sizeof(want), "%u messages suppressed", 1000 - VM_LOG_BURST);
+	assert_string_equal(r.suppressed_log, want);
 	ivy_vm_close(vm);
 }
 
@@ -741,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_slot_layout_and_fresh_pages),
 		cmocka_unit_test(test_no_engine_keeps_unclaimed_behaviour),
 		cmocka_unit_test(test_unhandled_without_clients),
+		cmocka_unit_test(test_unhandled_messages_are_rate_limited),
 		cmocka_unit_test(test_pio_arguments),
 		cmocka_unit_test(test_sync_client_round_trip),
 		cmocka_unit_test(test_ranges_wholly_inside_and_overlaps),

@@ -83,7 +83,12 @@ struct ivy_trace_event {
  */
 struct ivy_vm_hooks {
 	void *opaque;
-	/* A message from the library; msg is NUL-terminated, no trailing newline. */
+	/*
+	 * A message from the library; msg is NUL-terminated, no trailing newline.
+	 * A guest can cause messages, so they are rate-limited per VM: at most 10
+	 * in any 5 seconds; the number left out is reported in a message of its own
+	 * ("N messages suppressed") before the next one that goes out.
+	 */
 	void (*log)(void *opaque, enum ivy_log_level level, const char *msg);
 	/* A trace event; only called when tracing is enabled with ivy_vm_set_trace(). */
 	void (*trace)(void *opaque, const struct ivy_trace_event *ev);

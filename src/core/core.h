@@ -10,6 +10,8 @@
  *     vm->config_lock          vCPU creation, devices list, RAM slot changes, destroy
  *       vm->bus_lock           writers of the MMIO bus table
  *       vm->mem_lock (rwlock)  RAM slot array (readers: every guest memory access)
+ *   vm->log_lock               the message rate limit (a leaf: taken under any lock,
+ *                              never held while calling out)
  *
  * The MMIO bus is read without locks: see src/core/mmio.c.
  */
@@ -164,6 +166,16 @@ struct ivy_vm {
 	uint32_t ipa_bits;
 	uint32_t max_vcpus;
 	struct ivy_vm_hooks hooks;
+	/*
+	 * Protects: the message rate limit (vm_log). A guest can cause messages
+	 * (an access nobody handles), so at most VM_LOG_BURST go out in any
+	 * VM_LOG_WINDOW_NS; the rest are counted and reported with the next one
+	 * that goes out.
+	 */
+	pthread_mutex_t log_lock;
+	uint64_t log_window_ns; /* start of the current window (monotonic) */
+	uint32_t log_sent;	/* messages sent in the current window */
+	uint64_t log_dropped;	/* messages suppressed since the last one sent */
 	atomic_bool trace_on;
 	atomic_bool destroyed;
 
@@ -207,6 +219,9 @@ void vm_irq_exit(struct ivy_vm *vm, unsigned stripe);
 void vm_irq_ops_publish(struct ivy_vm *vm, const struct vm_irq_ops *ops);
 
 /* Logging and tracing through the VM's hooks. */
+/* The message rate limit of vm_log(), per VM (the kernel's printk_ratelimit() defaults). */
+#define VM_LOG_BURST	 10u
+#define VM_LOG_WINDOW_NS 5000000000ull
 void vm_log(struct ivy_vm *vm, enum ivy_log_level level, const char *fmt, ...) IVY_PRINTF(3, 4);
 void vm_trace(struct ivy_vm *vm, enum ivy_trace_kind kind, int32_t vcpu, uint64_t a, uint64_t b);
 void vm_kick(struct ivy_vm *vm, struct ivy_vcpu *vcpu);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Protects: registry_vms and registry_next_id. Outermost lock of the library. */
 static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -81,6 +82,7 @@ static void vm_free(struct ivy_vm *vm)
 	pthread_mutex_destroy(&vm->bus_lock);
 	pthread_rwlock_destroy(&vm->mem_lock);
 	pthread_mutex_destroy(&vm->config_lock);
+	pthread_mutex_destroy(&vm->log_lock);
 	free(vm);
 }
 
@@ -179,6 +181,7 @@ int ivy_vm_create(const struct ivy_vm_config *cfg, struct ivy_vm **out)
 	if (cfg->hooks)
 		vm->hooks = *cfg->hooks;
 	pthread_mutex_init(&vm->config_lock, NULL);
+	pthread_mutex_init(&vm->log_lock, NULL);
 	pthread_rwlock_init(&vm->mem_lock, NULL);
 	pthread_mutex_init(&vm->bus_lock, NULL);
 	atomic_init(&vm->bus_table, NULL);
@@ -421,13 +424,49 @@ void vm_irq_ops_publish(struct ivy_vm *vm, const struct vm_irq_ops *ops)
 			sched_yield();
 }
 
+static uint64_t vm_log_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Messages are rate-limited per VM, as the kernel's printk_ratelimit() does:
+ * the first VM_LOG_BURST of each VM_LOG_WINDOW_NS go out, later ones are only
+ * counted, and the count is reported before the next message that goes out.
+ */
 void vm_log(struct ivy_vm *vm, enum ivy_log_level level, const char *fmt, ...)
 {
+	uint64_t now, dropped = 0;
 	char msg[256];
+	bool send;
 	va_list ap;
 
 	if (!vm->hooks.log)
 		return;
+	now = vm_log_now_ns();
+	pthread_mutex_lock(&vm->log_lock);
+	if (now - vm->log_window_ns >= VM_LOG_WINDOW_NS) {
+		vm->log_window_ns = now;
+		vm->log_sent = 0;
+	}
+	send = vm->log_sent < VM_LOG_BURST;
+	if (send) {
+		vm->log_sent++;
+		dropped = vm->log_dropped;
+		vm->log_dropped = 0;
+	} else {
+		vm->log_dropped++;
+	}
+	pthread_mutex_unlock(&vm->log_lock);
+	if (!send)
+		return;
+	if (dropped) {
+		snprintf(msg, sizeof(msg), "%llu messages suppressed", (unsigned long long)dropped);
+		vm->hooks.log(vm->hooks.opaque, IVY_LOG_WARN, msg);
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
