@@ -47,6 +47,8 @@ extern void tb_invalidate_phys_range_aarch64(void *uc, uint64_t start, uint64_t 
 #define UCI_TLB_FLAGS	  0x3f0ull
 #define UCI_TLB_PAGE_BITS 10 /* the engine's TARGET_PAGE_BITS: 1 KiB TLB pages */
 #define UCI_TLB_MAX_BITS  22
+/* uci_tlb_clear_notdirty() visits every table, used or not, once per this many calls. */
+#define UCI_TLB_FULL_SWEEP 8
 
 /* How far to look: the engine's first words, and an ARMCPU's extent. */
 #define UCI_ENGINE_WORDS 1024
@@ -199,20 +201,33 @@ void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len)
 	tb_invalidate_phys_range_aarch64(cpu->uc, ram_offset, ram_offset + len);
 }
 
-bool uci_tlb_clear_notdirty(struct uci_cpu *cpu)
+int uci_tlb_clear_notdirty(struct uci_cpu *cpu)
 {
-	if (!cpu->tlb)
-		return false;
-	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
-		uint64_t entries, *e = uci_tlb_table(&cpu->tlb[2 * m], &entries);
+	int cleared = 0;
+	bool full;
 
+	if (!cpu->tlb)
+		return -1;
+	full = cpu->tlb_sweeps++ % UCI_TLB_FULL_SWEEP == 0;
+	for (unsigned m = 0; m < UCI_TLB_MODES; m++) {
+		uint64_t entries, *e;
+		bool live = false;
+
+		if (!full && !(cpu->tlb_live & (1u << m)))
+			continue;
+		e = uci_tlb_table(&cpu->tlb[2 * m], &entries);
 		for (uint64_t i = 0; e && i < entries; i++, e += 4) {
+			/* A flushed entry is all ones in its read, write and code words. */
+			live |= (e[0] & e[1] & e[2]) != ~0ull;
 			/* Only where not-dirty is the sole flag: MMIO and invalid entries stay. */
-			if ((e[1] & UCI_TLB_FLAGS) == UCI_TLB_NOTDIRTY)
+			if ((e[1] & UCI_TLB_FLAGS) == UCI_TLB_NOTDIRTY) {
 				e[1] &= ~UCI_TLB_NOTDIRTY;
+				cleared++;
+			}
 		}
+		cpu->tlb_live = live ? cpu->tlb_live | (1u << m) : cpu->tlb_live & ~(1u << m);
 	}
-	return true;
+	return cleared;
 }
 
 bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host)

@@ -41,6 +41,9 @@ struct uci_cpu {
 	bool irq, fiq;
 	/* The fast TLB's {mask, table} pairs, one per MMU index; NULL if not recognised. */
 	uint64_t *tlb;
+	/* uci_tlb_clear_notdirty(): the tables that held a valid entry at their last visit. */
+	uint32_t tlb_live;
+	unsigned tlb_sweeps;
 };
 
 /*
@@ -84,9 +87,14 @@ void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len);
  * flag of; the engine then no longer notices its own writes to code, and the
  * VMM must drop code when the guest does the IC maintenance the architecture
  * asks for after writing instructions (uci_tlb_host_addr() finds the RAM
- * behind an IC IVAU's address when the TLB holds it). Both do nothing (false) if the tables were not found.
+ * behind an IC IVAU's address when the TLB holds it). uci_tlb_clear_notdirty()
+ * returns the number of entries it cleared, uci_tlb_host_addr() whether it found
+ * the address; both do nothing (-1, false) if the tables were not found.
+ * Of the twelve tables (one per MMU index) a guest uses two or three: a table
+ * with no valid entry at its last visit is visited again only every 8th call,
+ * so that a sweep reads a few KiB, not ~100.
  */
-bool uci_tlb_clear_notdirty(struct uci_cpu *cpu);
+int uci_tlb_clear_notdirty(struct uci_cpu *cpu);
 /* The host address backing guest virtual address va, if the engine's TLB maps it. */
 bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host);
 
