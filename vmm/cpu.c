@@ -381,9 +381,14 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 		cpu->raise_lines = false;
 		cpu_update_lines(cpu, false);
 	}
-	/* Spinning is only worth watching when another vCPU could take the token. */
-	if (vmm->nr_cpus > 1)
+	/*
+	 * Spinning is only worth watching while another vCPU waits for the token
+	 * (the only one it could be waiting for); idle vCPUs in WFI do not.
+	 */
+	if (atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed))
 		cpu_track_spin(cpu, addr);
+	else
+		cpu->spin_blocks = 0;
 	if (++cpu->blocks % CPU_CLOCK_EVERY)
 		return;
 	uint64_t now = vmm_now_ns();
