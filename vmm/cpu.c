@@ -105,10 +105,10 @@ static bool cpu_poll(struct vmm *vmm, uint64_t limit_ns, bool (*done)(const void
 {
 	if (!vmm->poll)
 		return false;
-	for (unsigned i = 1;; i++) {
+	for (;;) {
 		if (done(arg))
 			return true;
-		if (i % 64 == 0 && vmm_now_ns() >= limit_ns)
+		if (vmm_now_ns() >= limit_ns)
 			return done(arg);
 		/* Lets a device thread that shares the CPU run; costs about a microsecond. */
 		sched_yield();

@@ -3,12 +3,12 @@
  * The in-process MMIO bus and the single entry for trapped guest accesses.
  *
  * The bus is an immutable array of entries sorted by base (each a copy of what
- * an access needs from its region), published through one atomic pointer. Readers (vCPU threads) take no lock: each vCPU marks
- * itself "inside" by making its own bus_gen odd before loading the table and
- * even again after the handler returns. A writer publishes a new table and
- * then waits until every vCPU that might still see the old one has left
- * (its bus_gen is even, or has moved on) before freeing the old table and any
- * removed region. That is read-copy-update with per-vCPU counters: the hot
+ * an access needs from its region), published through one atomic pointer.
+ * Readers (vCPU threads) take no lock: each vCPU marks itself "inside" by
+ * making its own bus_gen odd before loading the table and even again after the
+ * handler returns. A writer publishes a new table and then waits until every
+ * vCPU that might still see the old one has left (its bus_gen is even, or has
+ * moved on) before freeing the old table and any removed region. That is read-copy-update with per-vCPU counters: the hot
  * path touches only its own cache line and the table, and a handler can be
  * unregistered while another vCPU is inside it without a use-after-free.
  *
