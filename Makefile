@@ -32,6 +32,11 @@ FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '
 	check-format check-install bench fuzz \
 	format format-check install clean
 
+# Each target runs its own parallel sub-make, and several share a build directory
+# (lib and vmm both build build/release): running the targets themselves in
+# parallel (make -j) would race, and gains nothing.
+.NOTPARALLEL:
+
 all: deps lib vmm guests
 
 deps:
