@@ -66,6 +66,7 @@
 #define TAIL_BYTES  4096
 #define LINE_BYTES  256
 #define PANIC_START "Kernel panic - not syncing: "
+#define PANIC_END   "---[ end " /* precedes PANIC_START on the report's last line */
 
 /* PrimeCell identification: PL011 r1p5, then the PrimeCell ID. */
 static const uint8_t pl011_id[8] = { 0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 };
@@ -116,7 +117,9 @@ static void pl011_watch_locked(struct pl011 *u, char c)
 	const char *start = strstr(u->out_line, PANIC_START);
 	if (!start)
 		return;
-	bool end = start >= u->out_line + 8 && !strncmp(start - 8, "---[ end ", 8);
+	size_t end_len = strlen(PANIC_END);
+	bool end = (size_t)(start - u->out_line) >= end_len &&
+		   !strncmp(start - end_len, PANIC_END, end_len);
 	char why[96];
 	snprintf(why, sizeof(why), "%s", start + strlen(PANIC_START));
 	why[strcspn(why, "\r\n")] = 0;

@@ -37,6 +37,8 @@ else
 	fail=$((fail + 1))
 fi
 expect "guest exception" 125 "$ivy" run "$dir/cli/crash.bin"
+# A panic report without panic=: the run ends at its last line, well before --timeout.
+expect "kernel panic report" 125 "$ivy" run --timeout 20 "$dir/cli/panic.bin"
 # With -no-reboot the reset guest's first boot ends the run: no second boot, no DONE line.
 if "$ivy" run -no-reboot -smp 2 "$dir/tests/reset.bin" </dev/null 2>&1 | grep -q '^DONE'; then
 	echo "[cli] FAILED: -no-reboot still rebooted"
