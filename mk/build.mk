@@ -89,7 +89,9 @@ $(O)/fuzz/%: $(O)/fuzz/%.o $(DEVICES) $(STATIC)
 VMM_SRCS := $(sort $(wildcard vmm/*.c))
 VMM_OBJS := $(VMM_SRCS:%.c=$(O)/%.o)
 VMM_LIB_OBJS := $(O)/vmm/uc_internal.o
-VMM_LIBS := -lunicorn -lfdt -lm
+# The VMM's replacement of the engine's tb_gen_code (vmm/uc_internal.c) must be the
+# one the library's calls reach: exported from the executable.
+VMM_LIBS := -Wl,--export-dynamic-symbol=tb_gen_code_aarch64 -lunicorn -lfdt -lm
 VMM_TEST_SRCS := $(sort $(wildcard tests/vmm/test_*.c))
 VMM_TEST_BINS := $(VMM_TEST_SRCS:tests/vmm/%.c=$(O)/tests/vmm/%)
 

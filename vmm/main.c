@@ -677,6 +677,11 @@ int main(int argc, char **argv)
 			UCI_VERSION_MINOR, ver);
 		return VMM_EXIT_VMM_ERROR;
 	}
+	if (!uci_code_gen_hooked()) {
+		fprintf(stderr, "ivy: built without its tb_gen_code_aarch64 export (mk/build.mk): "
+				"the engine would crash when its code buffer fills\n");
+		return VMM_EXIT_VMM_ERROR;
+	}
 	if (!vmm->opts.kernel) {
 		vmm->opts.kernel = demo_path();
 		vmm->opts.demo = true;

@@ -182,6 +182,8 @@ void stats_print(struct vmm *vmm, FILE *out)
 		" unclaimed\n",
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_BUS), ivy_vm_stat(vmm->vm, IVY_STAT_IOREQ),
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_UNCLAIMED));
+	fprintf(out, "translated code: %" PRIu64 " full code buffer flushes\n",
+		uci_code_flush_count());
 }
 
 static const char *trace_kind_name(uint32_t kind)

@@ -13,7 +13,9 @@
  */
 #include "uc_internal.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -33,6 +35,7 @@ extern void arm_rebuild_hflags_aarch64(void *env);
 extern void tlb_flush_aarch64(void *cs);
 /* QEMU's tb_invalidate_phys_range(): [start, end) in RAM-block offsets (ram_addr_t). */
 extern void tb_invalidate_phys_range_aarch64(void *uc, uint64_t start, uint64_t end);
+extern void cpu_loop_exit_aarch64(void *cs) __attribute__((noreturn));
 
 /*
  * The fast TLB (QEMU 5.0's CPUTLBDescFast f[NB_MMU_MODES], 12 MMU indexes for
@@ -54,6 +57,12 @@ extern void tb_invalidate_phys_range_aarch64(void *uc, uint64_t start, uint64_t 
 #define UCI_ENGINE_WORDS 1024
 #define UCI_CPU_SPAN	 0x40000
 #define UCI_XREGS_OFF	 64 /* uint32_t regs[16] precede xregs[] */
+
+/*
+ * Engines attached so far. A closed engine's buffer is gone, and a new one may
+ * reuse its CPU's address: tb_gen_code_aarch64() reads no record from before the last attach.
+ */
+static _Atomic uint64_t uci_engines;
 
 static const uint64_t uci_marker[2] = { 0x6976792d75632d30ull, 0x9e3779b97f4a7c15ull };
 
@@ -133,6 +142,7 @@ int uci_attach(struct uci_cpu *cpu, uc_engine *uc)
 	uint64_t words[UCI_ENGINE_WORDS];
 
 	memset(cpu, 0, sizeof(*cpu));
+	atomic_fetch_add_explicit(&uci_engines, 1, memory_order_relaxed);
 	if (uc_reg_write(uc, UC_ARM64_REG_X0, &uci_marker[0]) != UC_ERR_OK ||
 	    uc_reg_write(uc, UC_ARM64_REG_X1, &uci_marker[1]) != UC_ERR_OK)
 		return -ENOENT;
@@ -256,4 +266,71 @@ bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host)
 void uci_flush_tlb(struct uci_cpu *cpu)
 {
 	tlb_flush_aarch64(cpu->cs);
+}
+
+/*
+ * A full code buffer. The engine translates into one buffer (1 GiB); when it
+ * is full, tb_gen_code() flushes it (zeroing it, the TB structs with it) and
+ * translates again at its start, and returns to cpu_exec(), which then chains
+ * the block that ran before the flush to the new one: it patches a jump into
+ * a zeroed TB, a write to address 0. QEMU leaves the execution loop after a
+ * flush instead (cpu_loop_exit()), which forgets the previous block. ivy does
+ * that for the engine: tb_gen_code() is called from cpu_exec() through the
+ * library's PLT, so this definition, exported by the executable, takes its
+ * place. A flush is recognised by the TB returned last on this thread having
+ * been zeroed (its tc.ptr, at offset 0x20, which the engine's
+ * tb_set_jmp_target() reads, is NULL). The TB just made is kept: the loop
+ * finds it again by its address.
+ */
+#define UCI_TB_TC_PTR 0x20
+
+typedef void *(*uci_tb_gen_code_fn)(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flags,
+				    int cflags);
+
+struct uci_gen_state {
+	const void *cs;	     /* the engine this thread translated for last */
+	const uint8_t *last; /* the TB it returned last */
+	uint64_t engines;    /* uci_engines when it was recorded */
+};
+
+static _Thread_local struct uci_gen_state uci_gen;
+static _Atomic uint64_t uci_code_flushes;
+
+void *tb_gen_code_aarch64(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flags, int cflags);
+
+void *tb_gen_code_aarch64(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flags, int cflags)
+{
+	static _Atomic(uci_tb_gen_code_fn) real;
+	uci_tb_gen_code_fn fn = atomic_load_explicit(&real, memory_order_acquire);
+
+	if (!fn) {
+		fn = (uci_tb_gen_code_fn)dlsym(RTLD_NEXT, "tb_gen_code_aarch64");
+		atomic_store_explicit(&real, fn, memory_order_release);
+	}
+	uint8_t *tb = fn(cs, pc, cs_base, flags, cflags);
+	uint64_t engines = atomic_load_explicit(&uci_engines, memory_order_relaxed);
+	const uint8_t *last = uci_gen.cs == cs && uci_gen.engines == engines ? uci_gen.last : NULL;
+	void *last_code = NULL;
+
+	if (last)
+		memcpy(&last_code, last + UCI_TB_TC_PTR, sizeof(last_code));
+	uci_gen.cs = cs;
+	uci_gen.last = tb;
+	uci_gen.engines = engines;
+	if (last && last != tb && !last_code) {
+		atomic_fetch_add_explicit(&uci_code_flushes, 1, memory_order_relaxed);
+		cpu_loop_exit_aarch64(cs);
+	}
+	return tb;
+}
+
+bool uci_code_gen_hooked(void)
+{
+	/* The definition above is the one the library calls if its address is the global one. */
+	return dlsym(RTLD_DEFAULT, "tb_gen_code_aarch64") == (void *)tb_gen_code_aarch64;
+}
+
+uint64_t uci_code_flush_count(void)
+{
+	return atomic_load_explicit(&uci_code_flushes, memory_order_relaxed);
 }

@@ -101,6 +101,17 @@ bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host);
 /* Drops the engine's cached address translations (a TLBI seen on another engine). */
 void uci_flush_tlb(struct uci_cpu *cpu);
 
+/*
+ * The engine's translation entry point is replaced by one that leaves the
+ * execution loop after the engine flushed its full code buffer (see
+ * uc_internal.c); without it the engine crashes at the first such flush.
+ * uci_code_gen_hooked() tells whether the replacement is the one in use (the
+ * executable must export tb_gen_code_aarch64); uci_code_flush_count() counts
+ * the flushes seen, over all engines.
+ */
+bool uci_code_gen_hooked(void);
+uint64_t uci_code_flush_count(void);
+
 /* Rebuilds the cached translation flags after PSTATE or EL2/EL3 controls changed. */
 void uci_rebuild_flags(struct uci_cpu *cpu);
 

@@ -37,6 +37,19 @@ else
 	fail=$((fail + 1))
 fi
 expect "guest exception" 125 "$ivy" run "$dir/cli/crash.bin"
+# More translated code than the engine's buffer holds: it flushes it (1 GiB) while
+# chaining blocks, which must neither crash ivy nor harm the guest.
+flush_out=$(mktemp)
+if "$ivy" run --stats --timeout 120 "$dir/tests/codeflush.bin" </dev/null >"$flush_out" 2>&1 &&
+	grep -q '^DONE: 1 passed, 0 failed' "$flush_out" &&
+	grep -q '^translated code: [1-9][0-9]* full code buffer flushes' "$flush_out"; then
+	pass=$((pass + 1))
+else
+	echo "[cli] FAILED: a full code buffer (guests/tests/codeflush):"
+	tail -n 5 "$flush_out" | sed 's/^/[cli]   /'
+	fail=$((fail + 1))
+fi
+rm -f "$flush_out"
 # A panic report without panic=: the run ends at its last line, well before --timeout.
 expect "kernel panic report" 125 "$ivy" run --timeout 20 "$dir/cli/panic.bin"
 # With -no-reboot the reset guest's first boot ends the run: no second boot, no DONE line.

@@ -97,6 +97,8 @@ static void test_version(void **state)
 	(void)state;
 	assert_int_equal(uci_check_version(buf, sizeof(buf)), 0);
 	assert_non_null(strstr(buf, "Unicorn 2.0"));
+	/* The engine's calls to tb_gen_code reach the replacement that survives a full buffer. */
+	assert_true(uci_code_gen_hooked());
 }
 
 static void test_attach_and_run(void **state)
