@@ -170,10 +170,18 @@ static void token_release(struct vmm_cpu *cpu)
 void cpu_block(struct vmm_cpu *cpu, bool blocked)
 {
 	/* Only a vCPU inside the engine holds the token; other threads have nothing to hand over. */
-	if (blocked && cpu->holds_token)
+	if (blocked && cpu->holds_token) {
 		token_release(cpu);
-	else if (!blocked && !cpu->holds_token)
+	} else if (!blocked && !cpu->holds_token) {
 		token_acquire(cpu);
+		/*
+		 * The vCPU resumes in the middle of its block: a broadcast TLBI that
+		 * another vCPU completed (TLBI IS, DSB ISH) while this one waited must
+		 * hold before its next access, not at its next kick.
+		 */
+		if (atomic_exchange_explicit(&cpu->need_tlb_flush, false, memory_order_acq_rel))
+			uci_flush_tlb(&cpu->uci);
+	}
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -235,6 +243,11 @@ static void cpu_broadcast_maintenance(struct vmm_cpu *cpu, bool tb, bool tlb)
 			atomic_store_explicit(&o->need_tb_flush, true, memory_order_release);
 		if (tlb)
 			atomic_store_explicit(&o->need_tlb_flush, true, memory_order_release);
+		/*
+		 * Not running (only the token holder runs): it acts before it enters
+		 * the engine again, or at its next block if it resumes inside it.
+		 */
+		atomic_store_explicit(&o->kick, true, memory_order_release);
 	}
 }
 
