@@ -742,6 +742,23 @@ static int cpu_reset(struct vmm_cpu *cpu, uint64_t entry, uint64_t x0)
 	return 0;
 }
 
+/* A new engine for the vCPU: opened, attached, its memory map and hooks in place. */
+static int cpu_open_engine(struct vmm_cpu *cpu)
+{
+	int err;
+
+	if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &cpu->uc) != UC_ERR_OK) {
+		cpu->uc = NULL;
+		return -ENOMEM;
+	}
+	err = uci_attach(&cpu->uci, cpu->uc);
+	if (err)
+		return err;
+	/* IVY_SLOW_STORES=1 keeps the engine's own store path, for comparison. */
+	cpu->fast_stores = cpu->uci.tlb && !getenv("IVY_SLOW_STORES");
+	return cpu_map(cpu);
+}
+
 int cpu_create(struct vmm *vmm, unsigned index)
 {
 	struct vmm_cpu *cpu = &vmm->cpus[index];
@@ -757,14 +774,7 @@ int cpu_create(struct vmm *vmm, unsigned index)
 	pthread_mutex_init(&cpu->wait_lock, NULL);
 	pthread_cond_init(&cpu->wait_cond, NULL);
 	pthread_mutex_init(&cpu->ram_dirty_lock, NULL);
-	if (uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &cpu->uc) != UC_ERR_OK)
-		return -ENOMEM;
-	err = uci_attach(&cpu->uci, cpu->uc);
-	if (err)
-		return err;
-	/* IVY_SLOW_STORES=1 keeps the engine's own store path, for comparison. */
-	cpu->fast_stores = cpu->uci.tlb && !getenv("IVY_SLOW_STORES");
-	err = cpu_map(cpu);
+	err = cpu_open_engine(cpu);
 	if (err)
 		return err;
 	cpu->power = index == 0 ? CPU_ON : CPU_OFF;
@@ -779,6 +789,37 @@ void cpu_destroy(struct vmm_cpu *cpu)
 	for (unsigned i = 0; i < cpu->nr_windows; i++)
 		free(cpu->windows[i]);
 	cpu->nr_windows = 0;
+}
+
+/*
+ * The engine flushed its full code buffer (uci_run()) and cannot run on: the
+ * vCPU moves to a fresh engine with the same memory map and hooks, and every
+ * register the guest can see. Its translated code and TLB start empty; the
+ * interrupt lines are raised again at the next entry. On failure the vCPU
+ * keeps the old engine, which must not run (the caller ends the VM).
+ */
+static int cpu_replace_engine(struct vmm_cpu *cpu)
+{
+	struct vmm_cpu old = *cpu;
+	int err;
+
+	cpu->nr_windows = 0;
+	err = cpu_open_engine(cpu);
+	if (!err)
+		err = uci_move_state(&old.uci, &cpu->uci);
+	if (err) {
+		struct vmm_cpu fresh = *cpu;
+
+		cpu_destroy(&fresh);
+		cpu->uc = old.uc;
+		cpu->uci = old.uci;
+		memcpy(cpu->windows, old.windows, sizeof(cpu->windows));
+		cpu->nr_windows = old.nr_windows;
+		return err;
+	}
+	cpu_destroy(&old);
+	cpu_count(&cpu->engine_swaps);
+	return 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -932,13 +973,25 @@ static void *cpu_thread(void *arg)
 		uint64_t pc = 0;
 		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
 		uint64_t t0 = vmm_now_ns();
-		uc_err err = uc_emu_start(cpu->uc, pc, UINT64_MAX, 0, 0);
+		uc_err err = uci_run(&cpu->uci, pc);
 		uint64_t t1 = vmm_now_ns();
 		atomic_fetch_add_explicit(&cpu->run_ns, t1 - t0, memory_order_relaxed);
 		cpu_count(&cpu->entries);
 		stats_add_slice(vmm, (int)cpu->index, t0, t1);
 		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
 		gic_sync(cpu);
+		if (cpu->uci.flushed) {
+			if (cpu->stop == CPU_STOP_NONE)
+				cpu->stop = CPU_STOP_SLICE; /* not a WFI: the engine was stopped */
+			if (cpu_replace_engine(cpu)) {
+				token_release(cpu);
+				vmm_request_exit(vmm, VMM_EXIT_VMM_ERROR,
+						 "vCPU %u: cannot replace the engine after a code "
+						 "buffer flush",
+						 cpu->index);
+				break;
+			}
+		}
 		token_release(cpu);
 		if (err != UC_ERR_OK) {
 			vmm_request_exit(vmm, VMM_EXIT_GUEST_EXCEPTION,

@@ -182,8 +182,14 @@ void stats_print(struct vmm *vmm, FILE *out)
 		" unclaimed\n",
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_BUS), ivy_vm_stat(vmm->vm, IVY_STAT_IOREQ),
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_UNCLAIMED));
-	fprintf(out, "translated code: %" PRIu64 " full code buffer flushes\n",
-		uci_code_flush_count());
+	uint64_t swaps = 0;
+
+	for (unsigned c = 0; c < vmm->nr_cpus; c++)
+		swaps += vmm->cpus[c].engine_swaps;
+	fprintf(out,
+		"translated code: %" PRIu64 " full code buffer flushes, %" PRIu64
+		" engines replaced\n",
+		uci_code_flush_count(), swaps);
 }
 
 static const char *trace_kind_name(uint32_t kind)

@@ -273,14 +273,19 @@ void uci_flush_tlb(struct uci_cpu *cpu)
  * is full, tb_gen_code() flushes it (zeroing it, the TB structs with it) and
  * translates again at its start, and returns to cpu_exec(), which then chains
  * the block that ran before the flush to the new one: it patches a jump into
- * a zeroed TB, a write to address 0. QEMU leaves the execution loop after a
- * flush instead (cpu_loop_exit()), which forgets the previous block. ivy does
- * that for the engine: tb_gen_code() is called from cpu_exec() through the
- * library's PLT, so this definition, exported by the executable, takes its
- * place. A flush is recognised by the TB returned last on this thread having
- * been zeroed (its tc.ptr, at offset 0x20, which the engine's
- * tb_set_jmp_target() reads, is NULL). The TB just made is kept: the loop
- * finds it again by its address.
+ * a zeroed TB, a write to address 0. And an engine that carries on after a
+ * flush no longer finds the instruction behind a fault in the code it
+ * translates next (cpu_restore_state() fails), so guest exceptions are taken
+ * at a wrong PC: a Linux guest then oopses on its first fault in a uaccess
+ * routine. So the engine must not run again after a flush: tb_gen_code() is
+ * called from cpu_exec() through the library's PLT, and this definition,
+ * exported by the executable, takes its place. It recognises a flush by the
+ * TB it returned last on this thread having been zeroed (its tc.ptr, at
+ * offset 0x20, which the engine's tb_set_jmp_target() reads, is NULL), marks
+ * the engine flushed, asks it to stop and leaves the execution loop at once
+ * (cpu_loop_exit(), as QEMU does after a flush), so that not one more guest
+ * instruction runs on it. The VMM then moves the vCPU to a fresh engine
+ * (uci_run() returns with uci_cpu.flushed set).
  */
 #define UCI_TB_TC_PTR 0x20
 
@@ -294,6 +299,8 @@ struct uci_gen_state {
 };
 
 static _Thread_local struct uci_gen_state uci_gen;
+/* The engine this thread is running through uci_run(), if any. */
+static _Thread_local struct uci_cpu *uci_running;
 static _Atomic uint64_t uci_code_flushes;
 
 void *tb_gen_code_aarch64(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flags, int cflags);
@@ -319,9 +326,40 @@ void *tb_gen_code_aarch64(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flag
 	uci_gen.engines = engines;
 	if (last && last != tb && !last_code) {
 		atomic_fetch_add_explicit(&uci_code_flushes, 1, memory_order_relaxed);
+		if (uci_running && uci_running->cs == cs) {
+			uci_running->flushed = true;
+			uc_emu_stop(uci_running->uc);
+		}
 		cpu_loop_exit_aarch64(cs);
 	}
 	return tb;
+}
+
+uc_err uci_run(struct uci_cpu *cpu, uint64_t pc)
+{
+	struct uci_cpu *outer = uci_running;
+	uc_err err;
+
+	uci_running = cpu;
+	err = uc_emu_start(cpu->uc, pc, UINT64_MAX, 0, 0);
+	uci_running = outer;
+	return err;
+}
+
+int uci_move_state(struct uci_cpu *from, struct uci_cpu *to)
+{
+	uc_context *ctx;
+	int err = 0;
+
+	if (uc_context_alloc(from->uc, &ctx) != UC_ERR_OK)
+		return -ENOMEM;
+	if (uc_context_save(from->uc, ctx) != UC_ERR_OK ||
+	    uc_context_restore(to->uc, ctx) != UC_ERR_OK)
+		err = -EIO;
+	uc_context_free(ctx);
+	if (!err)
+		uci_rebuild_flags(to);
+	return err;
 }
 
 bool uci_code_gen_hooked(void)

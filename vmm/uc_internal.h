@@ -44,6 +44,8 @@ struct uci_cpu {
 	/* uci_tlb_clear_notdirty(): the tables that held a valid entry at their last visit. */
 	uint32_t tlb_live;
 	unsigned tlb_sweeps;
+	/* The engine flushed its full code buffer and must not run again (uci_run()). */
+	bool flushed;
 };
 
 /*
@@ -102,9 +104,24 @@ bool uci_tlb_host_addr(struct uci_cpu *cpu, uint64_t va, void **host);
 void uci_flush_tlb(struct uci_cpu *cpu);
 
 /*
- * The engine's translation entry point is replaced by one that leaves the
- * execution loop after the engine flushed its full code buffer (see
- * uc_internal.c); without it the engine crashes at the first such flush.
+ * Runs the engine from pc until something stops it (uc_emu_start() with no
+ * end). Returns with cpu->flushed set, at once, if the engine flushed its full
+ * code buffer: the engine is then unusable and the vCPU's state must be moved
+ * to a fresh one (uci_move_state()) before the guest runs on.
+ */
+uc_err uci_run(struct uci_cpu *cpu, uint64_t pc);
+
+/*
+ * Copies the CPU state the guest can see (registers, system registers, FP/SIMD;
+ * the engine's own context) from one engine to another attached one, and
+ * rebuilds the target's cached flags. Returns 0, -ENOMEM or -EIO.
+ */
+int uci_move_state(struct uci_cpu *from, struct uci_cpu *to);
+
+/*
+ * The engine's translation entry point is replaced by one that stops the
+ * engine after it flushed its full code buffer (see uc_internal.c); without
+ * it the engine crashes, or takes guest exceptions at wrong PCs, afterwards.
  * uci_code_gen_hooked() tells whether the replacement is the one in use (the
  * executable must export tb_gen_code_aarch64); uci_code_flush_count() counts
  * the flushes seen, over all engines.

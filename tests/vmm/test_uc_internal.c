@@ -266,13 +266,63 @@ static void test_fast_stores(void **state)
 	free(ram);
 }
 
+/*
+ * A vCPU moved to a fresh engine after a code buffer flush (uci_move_state)
+ * keeps what the guest can see: general, stack, FP/SIMD and system registers,
+ * the PC and PSTATE.
+ */
+static void test_move_state(void **state)
+{
+	struct uci_cpu a, b;
+	uc_engine *ua, *ub;
+	uint64_t x5 = 0x1122334455667788ull, sp = 0x40801230, vbar = 0x40010800;
+	uint64_t tpidr = 0x5a5a0000a5a5ull, pc = 0x40000420, pstate = 0x3c5, v;
+	uint64_t q[2] = { 0x0123456789abcdefull, 0xfedcba98ull }, qb[2] = { 0, 0 };
+	uc_arm64_cp_reg ttbr = { .op0 = 3, .op1 = 0, .crn = 2, .crm = 0, .op2 = 0 };
+
+	(void)state;
+	assert_int_equal(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &ua), UC_ERR_OK);
+	assert_int_equal(uc_open(UC_ARCH_ARM64, UC_MODE_ARM, &ub), UC_ERR_OK);
+	assert_int_equal(uci_attach(&a, ua), 0);
+	assert_int_equal(uci_attach(&b, ub), 0);
+	uc_reg_write(ua, UC_ARM64_REG_X5, &x5);
+	uc_reg_write(ua, UC_ARM64_REG_PSTATE, &pstate);
+	uc_reg_write(ua, UC_ARM64_REG_SP, &sp);
+	uc_reg_write(ua, UC_ARM64_REG_VBAR_EL1, &vbar);
+	uc_reg_write(ua, UC_ARM64_REG_TPIDR_EL0, &tpidr);
+	uc_reg_write(ua, UC_ARM64_REG_Q3, q);
+	uc_reg_write(ua, UC_ARM64_REG_PC, &pc);
+	ttbr.val = 0x0042000040123000ull;
+	uc_reg_write(ua, UC_ARM64_REG_CP_REG, &ttbr);
+	assert_int_equal(uci_move_state(&a, &b), 0);
+	uc_reg_read(ub, UC_ARM64_REG_X5, &v);
+	assert_int_equal(v, x5);
+	v = 0; /* PSTATE is read as 32 bits */
+	uc_reg_read(ub, UC_ARM64_REG_PSTATE, &v);
+	assert_int_equal(v, pstate);
+	uc_reg_read(ub, UC_ARM64_REG_SP, &v);
+	assert_int_equal(v, sp);
+	uc_reg_read(ub, UC_ARM64_REG_VBAR_EL1, &v);
+	assert_int_equal(v, vbar);
+	uc_reg_read(ub, UC_ARM64_REG_TPIDR_EL0, &v);
+	assert_int_equal(v, tpidr);
+	uc_reg_read(ub, UC_ARM64_REG_PC, &v);
+	assert_int_equal(v, pc);
+	uc_reg_read(ub, UC_ARM64_REG_Q3, qb);
+	assert_memory_equal(qb, q, sizeof(q));
+	ttbr.val = 0;
+	uc_reg_read(ub, UC_ARM64_REG_CP_REG, &ttbr);
+	assert_int_equal(ttbr.val, 0x0042000040123000ull);
+	uc_close(ua);
+	uc_close(ub);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_version),
-		cmocka_unit_test(test_attach_and_run),
-		cmocka_unit_test(test_drop_code),
-		cmocka_unit_test(test_fast_stores),
+		cmocka_unit_test(test_version),	   cmocka_unit_test(test_attach_and_run),
+		cmocka_unit_test(test_drop_code),  cmocka_unit_test(test_fast_stores),
+		cmocka_unit_test(test_move_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
