@@ -791,8 +791,51 @@ void cpu_destroy(struct vmm_cpu *cpu)
 	cpu->nr_windows = 0;
 }
 
+struct engine_grave {
+	uc_engine *uc;
+	struct mmio_window *windows[ARRAY_LEN(((struct vmm_cpu *)0)->windows)];
+	unsigned nr_windows;
+};
+
+static void *cpu_engine_closer(void *arg)
+{
+	struct engine_grave *g = arg;
+
+	uc_close(g->uc);
+	for (unsigned i = 0; i < g->nr_windows; i++)
+		free(g->windows[i]);
+	free(g);
+	return NULL;
+}
+
 /*
- * The engine flushed its full code buffer (uci_run()) and cannot run on: the
+ * Closing an engine unmaps its code buffer, ~50 ms for a full one: a thread of
+ * its own does it, so the vCPU runs on at once. The engine is the old one of
+ * a replacement: nothing refers to it any more.
+ */
+static void cpu_close_engine_later(struct vmm_cpu *old)
+{
+	struct engine_grave *g = malloc(sizeof(*g));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (g) {
+		g->uc = old->uc;
+		memcpy(g->windows, old->windows, sizeof(g->windows));
+		g->nr_windows = old->nr_windows;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		bool started = !pthread_create(&t, &attr, cpu_engine_closer, g);
+		pthread_attr_destroy(&attr);
+		if (started)
+			return;
+		free(g);
+	}
+	cpu_destroy(old);
+}
+
+/*
+ * The engine's code buffer is (nearly) full (uci_run()) and it cannot run on: the
  * vCPU moves to a fresh engine with the same memory map and hooks, and every
  * register the guest can see. Its translated code and TLB start empty; the
  * interrupt lines are raised again at the next entry. On failure the vCPU
@@ -801,6 +844,7 @@ void cpu_destroy(struct vmm_cpu *cpu)
 static int cpu_replace_engine(struct vmm_cpu *cpu)
 {
 	struct vmm_cpu old = *cpu;
+	uint64_t t0 = vmm_now_ns();
 	int err;
 
 	cpu->nr_windows = 0;
@@ -817,8 +861,9 @@ static int cpu_replace_engine(struct vmm_cpu *cpu)
 		cpu->nr_windows = old.nr_windows;
 		return err;
 	}
-	cpu_destroy(&old);
+	cpu_close_engine_later(&old);
 	cpu_count(&cpu->engine_swaps);
+	atomic_fetch_add_explicit(&cpu->engine_swap_ns, vmm_now_ns() - t0, memory_order_relaxed);
 	return 0;
 }
 
@@ -980,15 +1025,16 @@ static void *cpu_thread(void *arg)
 		stats_add_slice(vmm, (int)cpu->index, t0, t1);
 		uc_reg_read(cpu->uc, UC_ARM64_REG_PC, &pc);
 		gic_sync(cpu);
-		if (cpu->uci.flushed) {
+		if (cpu->uci.retire) {
 			if (cpu->stop == CPU_STOP_NONE)
 				cpu->stop = CPU_STOP_SLICE; /* not a WFI: the engine was stopped */
 			if (cpu_replace_engine(cpu)) {
 				token_release(cpu);
-				vmm_request_exit(vmm, VMM_EXIT_VMM_ERROR,
-						 "vCPU %u: cannot replace the engine after a code "
-						 "buffer flush",
-						 cpu->index);
+				vmm_request_exit(
+					vmm, VMM_EXIT_VMM_ERROR,
+					"vCPU %u: cannot replace the engine with a full code "
+					"buffer",
+					cpu->index);
 				break;
 			}
 		}

@@ -182,14 +182,16 @@ void stats_print(struct vmm *vmm, FILE *out)
 		" unclaimed\n",
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_BUS), ivy_vm_stat(vmm->vm, IVY_STAT_IOREQ),
 		ivy_vm_stat(vmm->vm, IVY_STAT_MMIO_UNCLAIMED));
-	uint64_t swaps = 0;
+	uint64_t swaps = 0, swap_ns = 0;
 
-	for (unsigned c = 0; c < vmm->nr_cpus; c++)
+	for (unsigned c = 0; c < vmm->nr_cpus; c++) {
 		swaps += vmm->cpus[c].engine_swaps;
+		swap_ns += vmm->cpus[c].engine_swap_ns;
+	}
 	fprintf(out,
 		"translated code: %" PRIu64 " full code buffer flushes, %" PRIu64
-		" engines replaced\n",
-		uci_code_flush_count(), swaps);
+		" engines replaced (%.1f ms)\n",
+		uci_code_flush_count(), swaps, swap_ns / 1e6);
 }
 
 static const char *trace_kind_name(uint32_t kind)

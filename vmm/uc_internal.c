@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -285,9 +286,19 @@ void uci_flush_tlb(struct uci_cpu *cpu)
  * the engine flushed, asks it to stop and leaves the execution loop at once
  * (cpu_loop_exit(), as QEMU does after a flush), so that not one more guest
  * instruction runs on it. The VMM then moves the vCPU to a fresh engine
- * (uci_run() returns with uci_cpu.flushed set).
+ * (uci_run() returns with uci_cpu.retire set).
+ *
+ * A flush is also a stall: zeroing the buffer takes ~100 ms, long enough for
+ * a guest to notice ("hrtimer: interrupt took ..."). So an engine is retired
+ * before that, when the TBs it returns have come within UCI_CODE_SLACK of the
+ * end of its buffer (it translates from the buffer's start upwards); it stops
+ * at its next block and nothing is flushed. The flush path stays for a buffer
+ * of another size. IVY_CODE_BUFFER_MIB sets the size assumed (0: never retire
+ * early), for tests of both paths.
  */
-#define UCI_TB_TC_PTR 0x20
+#define UCI_TB_TC_PTR	    0x20
+#define UCI_CODE_BUFFER_MIB 1024 /* the engine's code buffer (tcg_exec_init's default) */
+#define UCI_CODE_SLACK	    (32ull << 20)
 
 typedef void *(*uci_tb_gen_code_fn)(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flags,
 				    int cflags);
@@ -302,6 +313,19 @@ static _Thread_local struct uci_gen_state uci_gen;
 /* The engine this thread is running through uci_run(), if any. */
 static _Thread_local struct uci_cpu *uci_running;
 static _Atomic uint64_t uci_code_flushes;
+/* Translated code an engine may hold before it is retired; 0: no limit. Set once. */
+static uint64_t uci_code_limit = UINT64_MAX;
+
+static uint64_t uci_code_limit_get(void)
+{
+	if (uci_code_limit == UINT64_MAX) {
+		const char *e = getenv("IVY_CODE_BUFFER_MIB");
+		uint64_t mib = e && *e ? strtoull(e, NULL, 0) : UCI_CODE_BUFFER_MIB;
+
+		uci_code_limit = mib << 20 > UCI_CODE_SLACK ? (mib << 20) - UCI_CODE_SLACK : 0;
+	}
+	return uci_code_limit;
+}
 
 void *tb_gen_code_aarch64(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flags, int cflags);
 
@@ -324,13 +348,26 @@ void *tb_gen_code_aarch64(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flag
 	uci_gen.cs = cs;
 	uci_gen.last = tb;
 	uci_gen.engines = engines;
+	struct uci_cpu *run = uci_running && uci_running->cs == cs ? uci_running : NULL;
+
 	if (last && last != tb && !last_code) {
 		atomic_fetch_add_explicit(&uci_code_flushes, 1, memory_order_relaxed);
-		if (uci_running && uci_running->cs == cs) {
-			uci_running->flushed = true;
-			uc_emu_stop(uci_running->uc);
+		if (run) {
+			run->retire = true;
+			uc_emu_stop(run->uc);
 		}
 		cpu_loop_exit_aarch64(cs);
+	}
+	if (run && tb) {
+		uintptr_t at = (uintptr_t)tb;
+		uint64_t limit = uci_code_limit_get();
+
+		if (!run->code_lo || at < run->code_lo)
+			run->code_lo = at;
+		if (limit && at - run->code_lo >= limit && !run->retire) {
+			run->retire = true;
+			uc_emu_stop(run->uc); /* at the next block; this one is sound */
+		}
 	}
 	return tb;
 }

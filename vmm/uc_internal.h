@@ -44,8 +44,12 @@ struct uci_cpu {
 	/* uci_tlb_clear_notdirty(): the tables that held a valid entry at their last visit. */
 	uint32_t tlb_live;
 	unsigned tlb_sweeps;
-	/* The engine flushed its full code buffer and must not run again (uci_run()). */
-	bool flushed;
+	/*
+	 * The engine's code buffer is full or about to be (it flushed, or soon
+	 * would): it must not run again (uci_run()).
+	 */
+	bool retire;
+	uintptr_t code_lo; /* the lowest TB it returned: its code buffer's start */
 };
 
 /*
@@ -105,9 +109,9 @@ void uci_flush_tlb(struct uci_cpu *cpu);
 
 /*
  * Runs the engine from pc until something stops it (uc_emu_start() with no
- * end). Returns with cpu->flushed set, at once, if the engine flushed its full
- * code buffer: the engine is then unusable and the vCPU's state must be moved
- * to a fresh one (uci_move_state()) before the guest runs on.
+ * end). Returns with cpu->retire set, at once, when the engine's code buffer
+ * is (nearly) full: the engine must not run again, and the vCPU's state must
+ * be moved to a fresh one (uci_move_state()) before the guest runs on.
  */
 uc_err uci_run(struct uci_cpu *cpu, uint64_t pc);
 
