@@ -12,6 +12,8 @@
  *                   armed through 0x10
  *   0x10 IRQFD_LVL  write INTID: asserts that SPI through an irqfd with a resample
  *                   eventfd, as a level-triggered device behind an irqfd does
+ *   0x14 SLOW       read: answers 1 after 50 ms, a device that keeps the vCPU
+ *                   waiting for its I/O request while the others run
  */
 #include "vmm.h"
 
@@ -20,6 +22,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TESTDEV_SPI_LEVEL 0x00
@@ -27,6 +30,8 @@
 #define TESTDEV_MSI	  0x08
 #define TESTDEV_RESAMPLES 0x0c
 #define TESTDEV_IRQFD_LVL 0x10
+#define TESTDEV_SLOW	  0x14
+#define TESTDEV_SLOW_NS	  50000000l
 
 #define TESTDEV_MAX_MSI 64
 /* The test device's DeviceID on the ITS. */
@@ -128,6 +133,16 @@ static int testdev_handle(void *opaque, struct ivy_ioreq *req)
 
 	if (req->dir == IVY_IOREQ_READ) {
 		req->value = off == TESTDEV_RESAMPLES ? testdev_resamples(d) : 0;
+		if (off == TESTDEV_SLOW && req->vcpu < d->vmm->nr_cpus) {
+			struct vmm_cpu *cpu = &d->vmm->cpus[req->vcpu];
+			struct timespec ts = { 0, TESTDEV_SLOW_NS };
+
+			/* As a vCPU waiting for an asynchronous client does: the others run. */
+			cpu_block(cpu, true);
+			nanosleep(&ts, NULL);
+			cpu_block(cpu, false);
+			req->value = 1;
+		}
 		return 0;
 	}
 	switch (off) {
