@@ -457,7 +457,8 @@ static void cpu_after_gic_access(struct vmm_cpu *cpu)
 	 * Raising waits for the block hook; so do stopping for the end of the VM and
 	 * dropping code a device just overwrote (the access may have been its notify).
 	 */
-	if (vmm_exiting(cpu->vmm) || __atomic_load_n(&cpu->nr_ram_dirty, __ATOMIC_RELAXED))
+	if (vmm_exiting(cpu->vmm) ||
+	    atomic_load_explicit(&cpu->ram_dirty_any, memory_order_relaxed))
 		atomic_store_explicit(&cpu->kick, true, memory_order_relaxed);
 	else if ((irq && !cpu->uci.irq) || (fiq && !cpu->uci.fiq))
 		cpu->raise_lines = true;
@@ -754,6 +755,9 @@ static int cpu_open_engine(struct vmm_cpu *cpu)
 	err = uci_attach(&cpu->uci, cpu->uc);
 	if (err)
 		return err;
+	err = uci_track_code(&cpu->uci, cpu->vmm->ram_size);
+	if (err)
+		return err;
 	/* IVY_SLOW_STORES=1 keeps the engine's own store path, for comparison. */
 	cpu->fast_stores = cpu->uci.tlb && !getenv("IVY_SLOW_STORES");
 	return cpu_map(cpu);
@@ -773,7 +777,10 @@ int cpu_create(struct vmm *vmm, unsigned index)
 	ivy_vcpu_set_user(cpu->vcpu, cpu);
 	pthread_mutex_init(&cpu->wait_lock, NULL);
 	pthread_cond_init(&cpu->wait_cond, NULL);
-	pthread_mutex_init(&cpu->ram_dirty_lock, NULL);
+	cpu->ram_dirty_words = (vmm->ram_size / 4096 + 63) / 64;
+	cpu->ram_dirty = calloc(cpu->ram_dirty_words, sizeof(*cpu->ram_dirty));
+	if (!cpu->ram_dirty)
+		return -ENOMEM;
 	err = cpu_open_engine(cpu);
 	if (err)
 		return err;
@@ -786,6 +793,7 @@ void cpu_destroy(struct vmm_cpu *cpu)
 	if (cpu->uc)
 		uc_close(cpu->uc);
 	cpu->uc = NULL;
+	uci_detach(&cpu->uci);
 	for (unsigned i = 0; i < cpu->nr_windows; i++)
 		free(cpu->windows[i]);
 	cpu->nr_windows = 0;
@@ -793,6 +801,7 @@ void cpu_destroy(struct vmm_cpu *cpu)
 
 struct engine_grave {
 	uc_engine *uc;
+	struct uci_cpu uci;
 	struct mmio_window *windows[ARRAY_LEN(((struct vmm_cpu *)0)->windows)];
 	unsigned nr_windows;
 };
@@ -802,6 +811,7 @@ static void *cpu_engine_closer(void *arg)
 	struct engine_grave *g = arg;
 
 	uc_close(g->uc);
+	uci_detach(&g->uci);
 	for (unsigned i = 0; i < g->nr_windows; i++)
 		free(g->windows[i]);
 	free(g);
@@ -821,6 +831,7 @@ static void cpu_close_engine_later(struct vmm_cpu *old)
 
 	if (g) {
 		g->uc = old->uc;
+		g->uci = old->uci;
 		memcpy(g->windows, old->windows, sizeof(g->windows));
 		g->nr_windows = old->nr_windows;
 		pthread_attr_init(&attr);
@@ -1092,71 +1103,48 @@ void cpu_join_threads(struct vmm *vmm)
 
 void cpu_note_ram_write(struct vmm *vmm, uint64_t gpa, uint64_t len)
 {
-	uint64_t start = gpa & ~0xfffull, end = (gpa + len + 0xfff) & ~0xfffull;
+	uint64_t ram_end = BOARD_RAM_BASE + vmm->ram_size;
 
-	if (!len || end <= start)
+	if (!len || gpa >= ram_end || gpa + len <= BOARD_RAM_BASE || gpa + len < gpa)
 		return;
+	uint64_t start = gpa < BOARD_RAM_BASE ? 0 : (gpa - BOARD_RAM_BASE) / 4096;
+	uint64_t end = gpa + len > ram_end ? vmm->ram_size : gpa + len - BOARD_RAM_BASE;
+	uint64_t last = (end - 1) / 4096;
+
 	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
 		struct vmm_cpu *cpu = &vmm->cpus[i];
-		unsigned n;
 
-		pthread_mutex_lock(&cpu->ram_dirty_lock);
-		n = cpu->nr_ram_dirty;
-		for (unsigned r = 0; r < n && n <= ARRAY_LEN(cpu->ram_dirty); r++) {
-			/* Overlapping or touching: one range. */
-			if (start <= cpu->ram_dirty[r].end && end >= cpu->ram_dirty[r].start) {
-				if (start < cpu->ram_dirty[r].start)
-					cpu->ram_dirty[r].start = start;
-				if (end > cpu->ram_dirty[r].end)
-					cpu->ram_dirty[r].end = end;
-				n = UINT32_MAX;
-			}
+		for (uint64_t w = start / 64; w <= last / 64 && w < cpu->ram_dirty_words; w++) {
+			uint64_t mask = ~0ull;
+
+			if (w == start / 64)
+				mask &= ~0ull << (start % 64);
+			if (w == last / 64 && last % 64 != 63)
+				mask &= (1ull << (last % 64 + 1)) - 1;
+			atomic_fetch_or_explicit(&cpu->ram_dirty[w], mask, memory_order_relaxed);
 		}
-		if (n == UINT32_MAX) {
-			/* merged */
-		} else if (n < ARRAY_LEN(cpu->ram_dirty)) {
-			cpu->ram_dirty[n].start = start;
-			cpu->ram_dirty[n].end = end;
-			__atomic_store_n(&cpu->nr_ram_dirty, n + 1, __ATOMIC_RELAXED);
-		} else {
-			__atomic_store_n(&cpu->nr_ram_dirty, ARRAY_LEN(cpu->ram_dirty) + 1,
-					 __ATOMIC_RELAXED);
-		}
-		pthread_mutex_unlock(&cpu->ram_dirty_lock);
+		/* Release: the bits above are seen by whoever sees this. */
+		atomic_store_explicit(&cpu->ram_dirty_any, true, memory_order_release);
 		/* A running engine acts at its next block; a sleeping one before it runs again. */
 		atomic_store_explicit(&cpu->kick, true, memory_order_release);
 	}
 }
 
+/*
+ * Drops the code of the pages devices wrote, where this engine translated code
+ * from (most DMA lands in pages that never held any: nothing to do for them).
+ */
 static void cpu_apply_ram_writes(struct vmm_cpu *cpu)
 {
-	uint64_t ram_end = BOARD_RAM_BASE + cpu->vmm->ram_size;
-	__typeof__(cpu->ram_dirty) dirty;
-	unsigned n;
+	if (!atomic_load_explicit(&cpu->ram_dirty_any, memory_order_relaxed) ||
+	    !atomic_exchange_explicit(&cpu->ram_dirty_any, false, memory_order_acquire))
+		return;
+	for (uint64_t w = 0; w < cpu->ram_dirty_words; w++) {
+		uint64_t mask;
 
-	if (!__atomic_load_n(&cpu->nr_ram_dirty, __ATOMIC_RELAXED))
-		return;
-	/* Taken out under the lock, dropped outside it: devices need not wait for the engine. */
-	pthread_mutex_lock(&cpu->ram_dirty_lock);
-	n = cpu->nr_ram_dirty;
-	memcpy(dirty, cpu->ram_dirty, sizeof(dirty));
-	__atomic_store_n(&cpu->nr_ram_dirty, 0, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&cpu->ram_dirty_lock);
-	/* By RAM offset: the guest's own page tables play no part (uci_drop_code). */
-	if (!n)
-		return;
-	if (n > ARRAY_LEN(dirty)) {
-		uci_drop_code(&cpu->uci, 0, cpu->vmm->ram_size);
-		return;
-	}
-	for (unsigned r = 0; r < n; r++) {
-		uint64_t s = dirty[r].start, e = dirty[r].end;
-
-		if (s < BOARD_RAM_BASE)
-			s = BOARD_RAM_BASE;
-		if (e > ram_end)
-			e = ram_end;
-		if (s < e)
-			uci_drop_code(&cpu->uci, s - BOARD_RAM_BASE, e - s);
+		if (!atomic_load_explicit(&cpu->ram_dirty[w], memory_order_relaxed))
+			continue;
+		mask = atomic_exchange_explicit(&cpu->ram_dirty[w], 0, memory_order_relaxed);
+		uci_drop_code_pages(&cpu->uci, w * 64, mask);
 	}
 }

@@ -207,9 +207,88 @@ void uci_rebuild_flags(struct uci_cpu *cpu)
  * guest's current regime, which faults (into the guest) when it is unmapped;
  * the engine's own invalidation by RAM-block offset needs no translation.
  */
+#define UCI_CODE_PAGE_BITS 12
+/* TranslationBlock.page_addr[2] (QEMU 5.0's layout; tb.tc.ptr at 0x20 confirms it). */
+#define UCI_TB_PAGE_ADDR 0x48
+
+static void uci_drop_page(struct uci_cpu *cpu, uint64_t page)
+{
+	tb_invalidate_phys_range_aarch64(cpu->uc, page << UCI_CODE_PAGE_BITS,
+					 (page + 1) << UCI_CODE_PAGE_BITS);
+}
+
+void uci_drop_code_pages(struct uci_cpu *cpu, uint64_t first_page, uint64_t mask)
+{
+	uint64_t w = first_page / 64;
+
+	if (!cpu->code_pages) {
+		for (; mask; mask &= mask - 1)
+			uci_drop_page(cpu, first_page + (uint64_t)__builtin_ctzll(mask));
+		return;
+	}
+	if (first_page % 64 || w >= cpu->code_words)
+		return; /* whole words of the bitmap only; nothing is translated beyond it */
+	mask &= cpu->code_pages[w];
+	cpu->code_pages[w] &= ~mask;
+	for (; mask; mask &= mask - 1)
+		uci_drop_page(cpu, first_page + (uint64_t)__builtin_ctzll(mask));
+}
+
 void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len)
 {
-	tb_invalidate_phys_range_aarch64(cpu->uc, ram_offset, ram_offset + len);
+	uint64_t first, last;
+
+	if (!cpu->code_pages || !len) {
+		tb_invalidate_phys_range_aarch64(cpu->uc, ram_offset, ram_offset + len);
+		return;
+	}
+	first = ram_offset >> UCI_CODE_PAGE_BITS;
+	last = (ram_offset + len - 1) >> UCI_CODE_PAGE_BITS;
+	if (last >= cpu->code_words * 64)
+		last = cpu->code_words * 64 - 1;
+	for (uint64_t w = first / 64; first <= last && w <= last / 64; w++) {
+		uint64_t mask = ~0ull;
+
+		if (w == first / 64)
+			mask &= ~0ull << (first % 64);
+		if (w == last / 64 && last % 64 != 63)
+			mask &= (1ull << (last % 64 + 1)) - 1;
+		if (cpu->code_pages[w] & mask)
+			uci_drop_code_pages(cpu, w * 64, mask);
+	}
+}
+
+int uci_track_code(struct uci_cpu *cpu, uint64_t ram_size)
+{
+	uint64_t words = ((ram_size >> UCI_CODE_PAGE_BITS) + 63) / 64;
+	uint64_t *bits = calloc(words ? words : 1, sizeof(*bits));
+
+	if (!bits)
+		return -ENOMEM;
+	free(cpu->code_pages);
+	cpu->code_pages = bits;
+	cpu->code_words = words;
+	return 0;
+}
+
+void uci_detach(struct uci_cpu *cpu)
+{
+	free(cpu->code_pages);
+	cpu->code_pages = NULL;
+	cpu->code_words = 0;
+}
+
+/* A block was translated from RAM offsets page_addr[0..1] (ram_addr_t; -1: none). */
+static void uci_note_code(struct uci_cpu *cpu, const uint8_t *tb)
+{
+	for (int i = 0; i < 2; i++) {
+		uint64_t at;
+
+		memcpy(&at, tb + UCI_TB_PAGE_ADDR + 8 * i, sizeof(at));
+		at >>= UCI_CODE_PAGE_BITS;
+		if (at < cpu->code_words * 64)
+			cpu->code_pages[at / 64] |= 1ull << (at % 64);
+	}
 }
 
 int uci_tlb_clear_notdirty(struct uci_cpu *cpu)
@@ -362,6 +441,8 @@ void *tb_gen_code_aarch64(void *cs, uint64_t pc, uint64_t cs_base, uint32_t flag
 		uintptr_t at = (uintptr_t)tb;
 		uint64_t limit = uci_code_limit_get();
 
+		if (run->code_pages)
+			uci_note_code(run, tb);
 		if (!run->code_lo || at < run->code_lo)
 			run->code_lo = at;
 		if (limit && at - run->code_lo >= limit && !run->retire) {

@@ -50,6 +50,13 @@ struct uci_cpu {
 	 */
 	bool retire;
 	uintptr_t code_lo; /* the lowest TB it returned: its code buffer's start */
+	/*
+	 * One bit per 4 KiB page of RAM: the engine may hold code translated from
+	 * it (set as blocks are translated, cleared when the page is dropped).
+	 * Only this engine's thread touches it. NULL: not tracked (uci_track_code()).
+	 */
+	uint64_t *code_pages;
+	uint64_t code_words;
 };
 
 /*
@@ -82,8 +89,25 @@ void uci_take_exception(struct uci_cpu *cpu);
  * Drops the engine's translated code for [ram_offset, ram_offset + len) of its
  * RAM, whatever the guest's MMU does. Offsets count from the start of the
  * first RAM mapped into the engine (RAM-block offsets: the VMM maps one RAM).
+ * With code tracking (uci_track_code()), only the pages code was translated
+ * from are visited: dropping all of RAM then costs what its code costs, not a
+ * walk of every page (~20 ms for 1 GiB).
  */
 void uci_drop_code(struct uci_cpu *cpu, uint64_t ram_offset, uint64_t len);
+
+/*
+ * Drops the code of the pages first_page + i (4 KiB pages of RAM) for the bits
+ * i set in mask (a dirty-page word), where the engine translated code from.
+ */
+void uci_drop_code_pages(struct uci_cpu *cpu, uint64_t first_page, uint64_t mask);
+
+/*
+ * Starts tracking which pages of the first ram_size bytes of RAM the engine
+ * translates code from (set by the engine's translations, see uc_internal.c).
+ * Returns 0 or -ENOMEM. uci_detach() frees what the tracking holds.
+ */
+int uci_track_code(struct uci_cpu *cpu, uint64_t ram_size);
+void uci_detach(struct uci_cpu *cpu);
 
 /*
  * Fast guest RAM stores. This engine never marks RAM dirty, so every TLB entry

@@ -14,7 +14,6 @@
  *   vmm->trace_lock     the trace buffer and the statistics tables
  *   virtio_dev.lock     a PCI function's state (devices/virtio.h), then:
  *     vmm->intx_lock    the shared INTx lines
- *     cpu->ram_dirty_lock  guest RAM a device wrote, per vCPU (taken one at a time)
  *
  * Threads also: one per in-process PCI function (its configuration space);
  * each process=separate function is a child process (`ivy device`).
@@ -150,12 +149,14 @@ struct vmm_cpu {
 	uint64_t block_end; /* end of the last translation block entered (block hook) */
 	atomic_bool need_tb_flush;
 	atomic_bool need_tlb_flush;
-	/* Protects: ram_dirty[], nr_ram_dirty (guest RAM written by devices, see cpu_note_ram_write). */
-	pthread_mutex_t ram_dirty_lock;
-	struct {
-		uint64_t start, end;
-	} ram_dirty[16];
-	unsigned nr_ram_dirty; /* > ARRAY_LEN(ram_dirty): too many, drop all of RAM */
+	/*
+	 * Guest RAM written by devices since this vCPU last looked, one bit per
+	 * 4 KiB page (cpu_note_ram_write): set by any thread, taken by the vCPU's.
+	 * ram_dirty_any is set after the bits it announces (release).
+	 */
+	_Atomic uint64_t *ram_dirty;
+	uint64_t ram_dirty_words;
+	atomic_bool ram_dirty_any;
 
 	/* Protects: sleeping in WFI or while powered off (with wait_cond). */
 	pthread_mutex_t wait_lock;
