@@ -474,7 +474,13 @@ void virtq_notify(struct virtio_dev *dev, struct virtq *vq)
 {
 	uint16_t flags = 0;
 
-	/* VIRTQ_AVAIL_F_NO_INTERRUPT is only a hint, but honouring it saves interrupts. */
+	/*
+	 * VIRTQ_AVAIL_F_NO_INTERRUPT is only a hint, but honouring it saves
+	 * interrupts. The flag is read after the used index is published: a
+	 * driver that clears it and then looks at the index (2.7.10) must see
+	 * either the new index or an interrupt, whatever thread serves the queue.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
 	if (!mem_read16(dev, vq->avail, &flags) && (flags & 1))
 		return;
 	virtio_interrupt(dev, vq->msix_vector, 1);
