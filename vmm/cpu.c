@@ -36,6 +36,8 @@
  * reads unchanged (the sweep visits only the tables in use).
  */
 #define CPU_TLB_SWEEP_NS 250000ull
+/* How much longer a vCPU inside an interrupt handler may keep the token. */
+#define CPU_IRQ_GRACE_NS 2000000ull
 /* The block hook reads the clock once per this many blocks. */
 #define CPU_CLOCK_EVERY 64
 /*
@@ -415,7 +417,16 @@ static void hook_block(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque
 		cpu->tlb_swept_ns = now;
 		uci_tlb_clear_notdirty(&cpu->uci);
 	}
-	if ((now >= cpu->slice_end_ns || cpu->spin_blocks >= CPU_SPIN_YIELD) &&
+	/*
+	 * A vCPU inside an interrupt handler (acknowledged, not yet EOIed) keeps
+	 * the token a little longer: taken away there, its timer handler finds
+	 * the next expiries already past when it returns and Linux reports a hang
+	 * ("hrtimer: interrupt took ..."). Spinning still gives it up.
+	 */
+	bool slice_over = now >= cpu->slice_end_ns &&
+			  (!cpu->in_irq || now >= cpu->slice_end_ns + CPU_IRQ_GRACE_NS);
+
+	if ((slice_over || cpu->spin_blocks >= CPU_SPIN_YIELD) &&
 	    atomic_load_explicit(&vmm->token.waiters, memory_order_relaxed) > 0) {
 		if (cpu->spin_blocks >= CPU_SPIN_YIELD)
 			cpu_count(&cpu->spin_yields);
@@ -466,6 +477,24 @@ static void cpu_after_gic_access(struct vmm_cpu *cpu)
 		uci_set_lines(&cpu->uci, irq, fiq);
 }
 
+/*
+ * Interrupt handler depth, for the scheduler's benefit only (hook_block): an
+ * acknowledge that returns an interrupt enters a handler, an EOI leaves one.
+ * off is a GICC offset (GICv2) or, with CPU_IRQ_SYSREG, 0 for ICC_IAR0/1 and
+ * 4 for ICC_EOIR0/1 (GICv3).
+ */
+#define CPU_IRQ_SYSREG 0x1000u
+static void cpu_note_irq(struct vmm_cpu *cpu, uint64_t off, bool is_write, uint64_t val)
+{
+	bool ack = off == 0x0c || off == 0x20 || off == CPU_IRQ_SYSREG;
+	bool eoi = off == 0x10 || off == 0x24 || off == CPU_IRQ_SYSREG + 4;
+
+	if (ack && !is_write && (val & 0x3ff) < 1020 && cpu->in_irq < 16)
+		cpu->in_irq++;
+	else if (eoi && is_write && cpu->in_irq)
+		cpu->in_irq--;
+}
+
 static inline void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bool is_write,
 			    uint64_t *val)
 {
@@ -475,6 +504,9 @@ static inline void cpu_mmio(struct vmm_cpu *cpu, uint64_t gpa, unsigned size, bo
 	err = ivy_vcpu_mmio(cpu->vcpu, gpa, size, is_write, val);
 	if (err < 0 && !is_write)
 		*val = ~0ull;
+	/* GICC_IAR/AIAR and GICC_EOIR/AEOIR: the guest enters and leaves a handler. */
+	if (gpa - BOARD_GICC_BASE < BOARD_GICC_SIZE && !err)
+		cpu_note_irq(cpu, gpa - BOARD_GICC_BASE, is_write, *val);
 	if (gic_access_changes_lines(cpu, gpa, is_write))
 		cpu_after_gic_access(cpu);
 }
@@ -571,6 +603,10 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 	/* Encoding first: reading PSTATE for every MRS/MSR would cost more. */
 	if (!handled && gic_is_icc(r) && cpu_current_el(cpu) >= 1 &&
 	    gic_sysreg(cpu, r, is_read, &val)) {
+		/* ICC_IAR0/1_EL1 (op2 0) and ICC_EOIR0/1_EL1 (op2 1): CRn 12, CRm 8 or 12. */
+		if (r->op0 == 3 && r->op1 == 0 && r->crn == 12 && (r->crm == 8 || r->crm == 12) &&
+		    r->op2 <= 1)
+			cpu_note_irq(cpu, CPU_IRQ_SYSREG + 4 * r->op2, !is_read, val);
 		/* The engine does not know ICC_* registers: skipping needs PC moved by hand. */
 		uint64_t pc = 0;
 
@@ -735,6 +771,7 @@ static int cpu_reset(struct vmm_cpu *cpu, uint64_t entry, uint64_t x0)
 		return -EIO;
 	uci_rebuild_flags(&cpu->uci);
 	memset(cpu->timer, 0, sizeof(cpu->timer));
+	cpu->in_irq = 0;
 	/*
 	 * Translated code stays: it is keyed by physical address and CPU state, and a
 	 * flush costs tens of milliseconds in this engine. Stale TLB entries do not.
