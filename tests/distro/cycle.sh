@@ -24,12 +24,16 @@ bad() {
 work=$(mktemp -d "${TMPDIR:-/tmp}/ivy-distro.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# The check goes into the tree the image is made from, enabled for multi-user.
-install -D -m 755 guests/distro/ivy-check "$d/root/usr/local/sbin/ivy-check"
-install -D -m 644 guests/distro/ivy-check.service "$d/root/etc/systemd/system/ivy-check.service"
-mkdir -p "$d/root/etc/systemd/system/multi-user.target.wants"
-ln -sf /etc/systemd/system/ivy-check.service "$d/root/etc/systemd/system/multi-user.target.wants/"
-rm -rf "$d/root/var/lib/ivy-check"
+# The check goes into the tree the image is made from, enabled for multi-user
+# (under a lock: make check-distro runs two cycles at once).
+(
+	flock 9
+	install -D -m 755 guests/distro/ivy-check "$d/root/usr/local/sbin/ivy-check"
+	install -D -m 644 guests/distro/ivy-check.service "$d/root/etc/systemd/system/ivy-check.service"
+	mkdir -p "$d/root/etc/systemd/system/multi-user.target.wants"
+	ln -sf /etc/systemd/system/ivy-check.service "$d/root/etc/systemd/system/multi-user.target.wants/"
+	rm -rf "$d/root/var/lib/ivy-check"
+) 9>"$d/.install.lock"
 
 for cfg in "$@"; do
 	case $cfg in
@@ -43,7 +47,7 @@ for cfg in "$@"; do
 	esac
 	root=$work/root.img data=$work/data.img log=$work/console.log
 	rm -f "$root" "$data"
-	if ! mkfs.ext4 -q -F -L root -d "$d/root" "$root" 2G; then
+	if ! flock "$d/.install.lock" mkfs.ext4 -q -F -L root -d "$d/root" "$root" 2G; then
 		bad "$cfg: cannot make the image"
 		continue
 	fi
@@ -58,14 +62,21 @@ for cfg in "$@"; do
 			-drive "file=$root,format=raw,if=none,id=root" -device virtio-blk-pci,drive=root \
 			-drive "file=$data,format=raw,if=none,id=data" -device virtio-blk-pci,drive=data \
 			</dev/null >"$log" 2>&1
+		rc=$?
 	else
-		"$ivy" run -smp 2 -m 1024 -machine "gic-version=$gic" -kernel "$d/Image" -initrd "$d/initrd" \
-			-append "console=ttyAMA0 root=/dev/vda rw" --timeout "${DISTRO_TIMEOUT:-900}" --stats \
-			-drive "file=$root,format=raw,if=none,id=root" -device "virtio-blk-pci,drive=root$proc" \
-			-drive "file=$data,format=raw,if=none,id=data" -device virtio-blk-pci,drive=data \
-			</dev/null >"$log" 2>&1
+		# Each console line with the host's time, to hold the guest's clock against.
+		{
+			"$ivy" run -smp 2 -m 1024 -machine "gic-version=$gic" -kernel "$d/Image" \
+				-initrd "$d/initrd" -append "console=ttyAMA0 root=/dev/vda rw" \
+				--timeout "${DISTRO_TIMEOUT:-900}" --stats \
+				-drive "file=$root,format=raw,if=none,id=root" \
+				-device "virtio-blk-pci,drive=root$proc" \
+				-drive "file=$data,format=raw,if=none,id=data" -device virtio-blk-pci,drive=data \
+				</dev/null 2>&1
+			echo $? >"$work/rc"
+		} | perl -MTime::HiRes=time -ne '$| = 1; printf "%.3f %s", time, $_' >"$log"
+		rc=$(cat "$work/rc")
 	fi
-	rc=$?
 	t1=$(date +%s)
 	up=$(grep -m1 'ivy-check: boot 1: Startup finished' "$log" | sed 's/.*Startup finished in //')
 	echo "[distro] $cfg: exit $rc after $((t1 - t0)) s; first boot: ${up:-?}"
@@ -78,6 +89,17 @@ for cfg in "$@"; do
 	grep -q 'ivy-check: boot 2: up, 2 CPUs, system running' "$log" && ok ||
 		bad "$cfg: the second boot (after the reboot) did not reach multi-user"
 	grep -q 'ivy-check: boot 2: files ok' "$log" && ok || bad "$cfg: files lost over the reboot"
+	# The guest's clock against the host's over the sleep: within 2% (and 0.2 s).
+	if [ "$ivy" != qemu ]; then
+		if grep -a 'ivy-check: boot 1: clock ' "$log" | awk '
+			{ host[NR] = $1; guest[NR] = $NF }
+			END { if (NR != 2) exit 1; h = host[2] - host[1]; g = guest[2] - guest[1]
+			      d = g - h; if (d < 0) d = -d
+			      printf "[distro] '"$cfg"': %.3f s of guest time over %.3f s of host time\n", g, h
+			      exit !(d <= 0.2 && d <= 0.02 * h) }'; then ok; else
+			bad "$cfg: the guest's clock and the host's disagree over the sleep"
+		fi
+	fi
 	grep -q 'reboot: Power down' "$log" && ok || bad "$cfg: no clean power-off"
 	if grep -q 'ivy-check: .*FAIL' "$log"; then
 		bad "$cfg: the guest found trouble:"
