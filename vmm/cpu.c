@@ -588,6 +588,29 @@ static uint64_t cpu_current_el(struct vmm_cpu *cpu)
 }
 
 /*
+ * Breakpoint and watchpoint registers (DBGBVR/DBGBCR/DBGWVR/DBGWCR<n>_EL1:
+ * op0 2, op1 0, CRn 0, CRm n, op2 4..7). This engine crashes translating code
+ * once a breakpoint is enabled (a NULL dereference while it inserts it, also
+ * without ivy), so a guest debugger or perf could kill the VMM: the registers
+ * hold what the guest writes and read it back, and the engine never sees them.
+ * The breakpoints then never fire, as this engine's watchpoints never do.
+ */
+static bool cpu_debug_sysreg(struct vmm_cpu *cpu, const uc_arm64_cp_reg *r, bool is_read,
+			     uint64_t *val)
+{
+	if (r->op0 != 2 || r->op1 != 0 || r->crn != 0 || r->op2 < 4 || r->op2 > 7 ||
+	    cpu_current_el(cpu) < 1)
+		return false;
+	uint64_t *reg = &cpu->debug_regs[r->op2 - 4][r->crm & 15];
+
+	if (is_read)
+		*val = *reg;
+	else
+		*reg = *val;
+	return true;
+}
+
+/*
  * System registers. Unicorn calls this for every MRS/MSR; returning 1 means
  * "handled, skip the instruction". Only exact encodings are claimed, and only
  * at EL1 or above: a loose match once swallowed VBAR_EL1 writes.
@@ -599,7 +622,7 @@ static uint32_t hook_sysreg(uc_engine *uc, uc_arm64_reg reg, const uc_arm64_cp_r
 	uint64_t val = r->val;
 	bool handled;
 
-	handled = timer_sysreg(cpu, r, is_read, &val);
+	handled = timer_sysreg(cpu, r, is_read, &val) || cpu_debug_sysreg(cpu, r, is_read, &val);
 	/* Encoding first: reading PSTATE for every MRS/MSR would cost more. */
 	if (!handled && gic_is_icc(r) && cpu_current_el(cpu) >= 1 &&
 	    gic_sysreg(cpu, r, is_read, &val)) {
@@ -771,6 +794,7 @@ static int cpu_reset(struct vmm_cpu *cpu, uint64_t entry, uint64_t x0)
 		return -EIO;
 	uci_rebuild_flags(&cpu->uci);
 	memset(cpu->timer, 0, sizeof(cpu->timer));
+	memset(cpu->debug_regs, 0, sizeof(cpu->debug_regs));
 	cpu->in_irq = 0;
 	/*
 	 * Translated code stays: it is keyed by physical address and CPU state, and a

@@ -169,11 +169,13 @@ struct vmm_cpu {
 	/* Guest RAM stores take the engine's fast path (uci_tlb_clear_notdirty). */
 	bool fast_stores;
 	uint64_t tlb_swept_ns;
-	uint64_t recent_blocks[4];     /* spin detection: the last few blocks entered */
-	unsigned spin_blocks;	       /* blocks in a row from that small cycle */
-	_Atomic uint64_t spin_yields;  /* slices given up early for spinning */
-	unsigned in_irq;	       /* interrupt handlers entered, not yet left (cpu_note_irq) */
-	_Atomic uint64_t engine_swaps; /* fresh engines for full code buffers */
+	uint64_t recent_blocks[4];    /* spin detection: the last few blocks entered */
+	unsigned spin_blocks;	      /* blocks in a row from that small cycle */
+	_Atomic uint64_t spin_yields; /* slices given up early for spinning */
+	unsigned in_irq;	      /* interrupt handlers entered, not yet left (cpu_note_irq) */
+	/* DBGBVR, DBGBCR, DBGWVR, DBGWCR<n>_EL1 as the guest wrote them (cpu_debug_sysreg). */
+	uint64_t debug_regs[4][16];
+	_Atomic uint64_t engine_swaps;	 /* fresh engines for full code buffers */
 	_Atomic uint64_t engine_swap_ns; /* the time they took */
 	uint64_t slice_end_ns;
 	bool holds_token;
