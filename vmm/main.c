@@ -439,9 +439,11 @@ static int parse_args(struct vmm_opts *o, int argc, char **argv)
 			NEED_ARG;
 			char *end;
 			o->timeout_s = strtod(v, &end);
-			if (*end || o->timeout_s <= 0)
+			/* Up to a year: nan, inf and values whose nanoseconds overflow are refused. */
+			if (end == v || *end || !(o->timeout_s > 0 && o->timeout_s <= 31536000.0))
 				return usage_error(
-					"--timeout wants a positive number of seconds, not '%s'",
+					"--timeout wants a number of seconds above 0 and at "
+					"most 31536000, not '%s'",
 					v);
 		} else if (a[0] == '-') {
 			return usage_error("unknown option '%s'", a);

@@ -22,6 +22,9 @@ expect "unknown option" 64 "$ivy" run --bogus "$dir/cli/exit42.bin"
 expect "-smp out of range" 64 "$ivy" run -smp 9 "$dir/cli/exit42.bin"
 expect "bad -m" 64 "$ivy" run -m 3X "$dir/cli/exit42.bin"
 expect "bad -machine" 64 "$ivy" run -machine gic-version=4 "$dir/cli/exit42.bin"
+for t in nan inf 1e12 0 -1 5x ""; do
+	expect "--timeout '$t'" 64 "$ivy" run --timeout "$t" "$dir/cli/exit42.bin"
+done
 expect "missing kernel file" 64 "$ivy" run /nonexistent/kernel
 expect "missing initrd file" 64 "$ivy" run -initrd /nonexistent/initrd "$dir/cli/exit42.bin"
 expect "two kernels" 64 "$ivy" run "$dir/cli/exit42.bin" "$dir/cli/exit42.bin"
