@@ -21,7 +21,7 @@ compare() { # label ivy-lines qemu-lines
 # psci is left out: QEMU answers a second CPU_ON of a starting CPU with SUCCESS.
 # its: the checks of MSIs from ivy's test device run under ivy only and are not compared.
 for t in "sgi 1 2" "sgi 4 2" "timer 1 2" "active 1 2" "sgi 2 3" "timer 1 3" "active 1 3" \
-	"its 2 3" "its 4 3"; do
+	"its 2 3" "its 4 3" "codeflush 2 2" "codeflush 2 3" "dbgbp 1 2"; do
 	set -- $t
 	name=$1 smp=$2 gic=$3 only_ivy='^$'
 	[ "$name" = its ] && only_ivy=' MSI '
@@ -29,7 +29,7 @@ for t in "sgi 1 2" "sgi 4 2" "timer 1 2" "active 1 2" "sgi 2 3" "timer 1 3" "act
 	timeout 60 "$ivy" run -smp "$smp" -machine gic-version="$gic" "$dir/$name.bin" </dev/null 2>/dev/null |
 		grep -E '^(PASS|FAIL|DONE)' | grep -v -e "$only_ivy" | sed 's/[0-9][0-9]*/N/g' >"$a"
 	timeout 60 qemu-system-aarch64 -M virt,gic-version="$gic" -accel tcg -cpu cortex-a57 -m 256M \
-		-smp "$smp" -nographic -monitor none -serial stdio -kernel "$dir/$name.bin" </dev/null 2>/dev/null |
+		-smp "$smp" -nic none -nographic -monitor none -serial stdio -kernel "$dir/$name.bin" </dev/null 2>/dev/null |
 		grep -E '^(PASS|FAIL|DONE)' | sed 's/[0-9][0-9]*/N/g' >"$b"
 	compare "$name -smp $smp gic-version=$gic" "$a" "$b"
 done
