@@ -1165,11 +1165,13 @@ void cpu_join_threads(struct vmm *vmm)
 void cpu_note_ram_write(struct vmm *vmm, uint64_t gpa, uint64_t len)
 {
 	uint64_t ram_end = BOARD_RAM_BASE + vmm->ram_size;
+	/* A range running past the top of the address space ends there. */
+	uint64_t gpa_end = len > UINT64_MAX - gpa ? UINT64_MAX : gpa + len;
 
-	if (!len || gpa >= ram_end || gpa + len <= BOARD_RAM_BASE || gpa + len < gpa)
+	if (!len || gpa >= ram_end || gpa_end <= BOARD_RAM_BASE)
 		return;
 	uint64_t start = gpa < BOARD_RAM_BASE ? 0 : (gpa - BOARD_RAM_BASE) / 4096;
-	uint64_t end = gpa + len > ram_end ? vmm->ram_size : gpa + len - BOARD_RAM_BASE;
+	uint64_t end = gpa_end > ram_end ? vmm->ram_size : gpa_end - BOARD_RAM_BASE;
 	uint64_t last = (end - 1) / 4096;
 
 	for (unsigned i = 0; i < vmm->nr_cpus; i++) {
