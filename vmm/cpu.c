@@ -849,14 +849,21 @@ int cpu_create(struct vmm *vmm, unsigned index)
 	return cpu_reset(cpu, vmm->entry, index == 0 ? vmm->dtb_gpa : 0);
 }
 
+/* Closes an engine and frees what belongs to it: its internals and its device windows. */
+static void cpu_close_engine(uc_engine *uc, struct uci_cpu *uci, struct mmio_window **windows,
+			     unsigned nr_windows)
+{
+	if (uc)
+		uc_close(uc);
+	uci_detach(uci);
+	for (unsigned i = 0; i < nr_windows; i++)
+		free(windows[i]);
+}
+
 void cpu_destroy(struct vmm_cpu *cpu)
 {
-	if (cpu->uc)
-		uc_close(cpu->uc);
+	cpu_close_engine(cpu->uc, &cpu->uci, cpu->windows, cpu->nr_windows);
 	cpu->uc = NULL;
-	uci_detach(&cpu->uci);
-	for (unsigned i = 0; i < cpu->nr_windows; i++)
-		free(cpu->windows[i]);
 	cpu->nr_windows = 0;
 }
 
@@ -871,10 +878,7 @@ static void *cpu_engine_closer(void *arg)
 {
 	struct engine_grave *g = arg;
 
-	uc_close(g->uc);
-	uci_detach(&g->uci);
-	for (unsigned i = 0; i < g->nr_windows; i++)
-		free(g->windows[i]);
+	cpu_close_engine(g->uc, &g->uci, g->windows, g->nr_windows);
 	free(g);
 	return NULL;
 }
